@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "timeline_site.timeline.middleware.ViewerTimeZoneMiddleware",
 ]
 if not FRAME_ANCESTORS:
     # X-Frame-Options cannot express an allow-list, so it is only sent when
@@ -87,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "timeline_site.timeline.context_processors.viewer",
             ],
         },
     },
@@ -120,6 +122,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["timeline_site.timeline.auth.DashboardBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -164,6 +167,10 @@ INVENT_API_URL = env_str("INVENT_API_URL").rstrip("/")
 INVENT_API_KEY = env_str("INVENT_API_KEY")
 INVENT_CONNECT_TIMEOUT = env_float("INVENT_CONNECT_TIMEOUT", 3.05, minimum=0.1)
 INVENT_READ_TIMEOUT = env_float("INVENT_READ_TIMEOUT", 10.0, minimum=0.1)
+# Upstream pages are cached this long (0 turns the cache off) and a stale copy
+# is kept this long to show, marked "may be out of date", when Invent fails.
+INVENT_CACHE_SECONDS = env_int("INVENT_CACHE_SECONDS", 15)
+INVENT_STALE_SECONDS = env_int("INVENT_STALE_SECONDS", 600)
 # Activities per timeline page (and per upstream request); Invent caps take at 100.
 TIMELINE_PAGE_SIZE = min(env_int("TIMELINE_PAGE_SIZE", 50, minimum=1), 100)
 
@@ -171,6 +178,9 @@ TIMELINE_PAGE_SIZE = min(env_int("TIMELINE_PAGE_SIZE", 50, minimum=1), 100)
 DEMO_INVENT_ENABLED = not INVENT_API_URL
 DEMO_INVENT_API_KEY = env_str("DEMO_INVENT_API_KEY", "demo")
 DEMO_INVENT_LATENCY_MS = env_int("DEMO_INVENT_LATENCY_MS", 0)
+# Several activity types are several upstream streams: fetch them in parallel
+# (the in-process demo shares the request's database connection, so it cannot).
+INVENT_PARALLEL_FETCH = env_bool("INVENT_PARALLEL_FETCH", not DEMO_INVENT_ENABLED)
 
 # Images (avatars, attachments) come from Invent's file hosts in production;
 # the demo serves its own from this origin.

@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+THREADS ?= 8
+
+.PHONY: run test serve bench lint check demo-data clean
+
+$(VENV)/bin/python:
+	"$$(bin/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: the dashboard on the embedded demo Invent at http://$(HOST):$(PORT)
+run: export DJANGO_DEBUG ?= 1
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput --verbosity 0
+	$(PY) manage.py demo_setup
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: the whole suite (unit, contract, view, real-browser and service tests)
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+## serve: production server (gunicorn, gthread workers, WhiteNoise static files)
+serve: $(VENV)/.runtime
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py migrate --noinput --verbosity 0
+	$(VENV)/bin/gunicorn timeline_site.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS)
+
+## bench: prints latency, throughput and transfer-size numbers (asserts nothing)
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.run
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 artifacts

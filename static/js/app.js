@@ -1,0 +1,72 @@
+// The few lines of JavaScript we own. htmx does the paging; this file only
+// reports the viewer's time zone, falls back to initials when an avatar fails
+// to load, keeps aria-busy honest, and says so when the network is gone.
+(function () {
+  "use strict";
+
+  // 1. Time zone: remember the browser's zone in a cookie the server reads.
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  var hadCookie = /(?:^|;\s*)tz=/.test(document.cookie);
+  if (zone && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+    var secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+    var rendered = document.body.getAttribute("data-time-zone");
+    // First visit: the page was rendered in UTC. Render it again, once, in the
+    // viewer's zone (only if the cookie really stuck, so this cannot loop).
+    if (!hadCookie && rendered && rendered !== zone && /(?:^|;\s*)tz=/.test(document.cookie)
+        && document.querySelector("[data-activity-id]")) {
+      location.replace(location.href);
+      return;
+    }
+  }
+
+  // 2. Avatars and thumbnails that fail to load: show the initials instead.
+  document.addEventListener("error", function (event) {
+    var img = event.target;
+    if (img && img.tagName === "IMG") {
+      img.classList.add("failed");
+    }
+  }, true);
+
+  // 3. The feed is busy while a page is on its way.
+  function setBusy(value) {
+    var feed = document.getElementById("timeline-feed");
+    if (feed) { feed.setAttribute("aria-busy", value); }
+  }
+  document.addEventListener("htmx:beforeRequest", function () { setBusy("true"); });
+  document.addEventListener("htmx:afterRequest", function () { setBusy("false"); });
+
+  // 4. No answer at all (offline, server gone): say so; what is on screen stays
+  //    and the "Older activities" button is still there to try again.
+  function showNetworkProblem(message) {
+    var box = document.getElementById("network-status");
+    if (!box) { return; }
+    box.textContent = message;
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:sendError", function () {
+    showNetworkProblem("The dashboard could not be reached. Check the connection, then try again.");
+  });
+  document.addEventListener("htmx:timeout", function () {
+    showNetworkProblem("The dashboard took too long to answer. Try again.");
+  });
+  document.addEventListener("htmx:beforeSend", function () {
+    var box = document.getElementById("network-status");
+    if (box) { box.hidden = true; }
+  });
+
+  // 5. Copy buttons (contact channels).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+      var label = button.querySelector(".copy-label");
+      if (label) {
+        var before = label.textContent;
+        label.textContent = "Copied";
+        setTimeout(function () { label.textContent = before; }, 1500);
+      }
+    });
+  });
+})();

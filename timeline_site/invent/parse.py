@@ -1,0 +1,288 @@
+"""Invent JSON -> typed records, tolerant of whatever the upstream sends.
+
+Rules: wrong-typed or missing optional fields become None/empty; extra fields
+are ignored; only an item without a usable `id`, `type` (activities) or
+`created_at` (activities) is rejected, with MalformedItem, so that the caller
+can log and skip it instead of breaking the page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from django.utils.dateparse import parse_datetime
+
+from timeline_site.invent.types import (
+    FALLBACK_SEGMENT_COLOR,
+    SEGMENT_COLORS,
+    Activity,
+    Actor,
+    Assistant,
+    Board,
+    Broadcast,
+    Channel,
+    Contact,
+    File,
+    Note,
+    Segment,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_URL_LENGTH = 2048
+MAX_ID_LENGTH = 256
+
+
+class MalformedItem(ValueError):
+    pass
+
+
+def _obj(value: object) -> Mapping[str, object] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def text(value: object) -> str:
+    """A string field; numbers are accepted (ids are sometimes numeric), anything else is empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _id(value: object) -> str:
+    ident = text(value).strip()
+    return ident if len(ident) <= MAX_ID_LENGTH else ""
+
+
+def _bool(value: object) -> bool:
+    return value is True
+
+
+def _count(value: object) -> int | None:
+    """A non-negative whole number (Invent types these as `number`)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:  # the docs show UTC with a Z; a bare time is read as UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def safe_url(value: object) -> str | None:
+    """An http(s) URL or a same-origin absolute path; anything else (javascript:, data:, //host) is None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or len(url) > MAX_URL_LENGTH or any(ord(ch) < 33 or ch in '\\"<>`' for ch in url):
+        return None
+    if url.startswith("/"):
+        return None if url.startswith("//") else url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() in {"http", "https"} and parts.hostname:
+        return url
+    return None
+
+
+def _list[T](value: object, parse: Callable[[Mapping[str, object]], T | None]) -> tuple[T, ...]:
+    if not isinstance(value, list):
+        return ()
+    parsed = (parse(item) for item in value if isinstance(item, Mapping))
+    return tuple(item for item in parsed if item is not None)
+
+
+def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
+    if data is None:
+        return None
+    name = text(data.get("name")).strip()
+    ident = _id(data.get("id"))
+    if not name and not ident:
+        return None
+    return Actor(
+        id=ident,
+        name=name or text(data.get("email")) or "Unknown user",
+        email=text(data.get("email")),
+        avatar=safe_url(data.get("avatar")),
+        seen_at=timestamp(data.get("seen_at")),
+    )
+
+
+def parse_assistant(data: Mapping[str, object] | None) -> Assistant | None:
+    if data is None:
+        return None
+    name = text(data.get("name")).strip()
+    ident = _id(data.get("id"))
+    if not name and not ident:
+        return None
+    return Assistant(id=ident, name=name or "AI assistant", avatar_url=safe_url(data.get("avatar_url")))
+
+
+def _parse_board(data: Mapping[str, object]) -> Board | None:
+    name = text(data.get("board_name"))
+    ident = _id(data.get("board_id"))
+    if not name and not ident:
+        return None
+    return Board(board_id=ident, board_name=name or ident, column_id=_id(data.get("column_id")))
+
+
+def parse_segment(data: Mapping[str, object] | None) -> Segment | None:
+    if data is None:
+        return None
+    ident = _id(data.get("id"))
+    name = text(data.get("name")).strip()
+    if not ident and not name:
+        return None
+    color = text(data.get("color")).strip().lower()
+    return Segment(
+        id=ident,
+        name=name or ident,
+        color=color if color in SEGMENT_COLORS else FALLBACK_SEGMENT_COLOR,
+        contacts_count=_count(data.get("contacts_count")),
+        boards=_list(data.get("boards"), _parse_board),
+        created_at=timestamp(data.get("created_at")),
+        updated_at=timestamp(data.get("updated_at")),
+    )
+
+
+def parse_broadcast(data: Mapping[str, object] | None) -> Broadcast | None:
+    if data is None:
+        return None
+    ident = _id(data.get("id"))
+    name = text(data.get("name")).strip()
+    if not ident and not name:
+        return None
+    return Broadcast(id=ident, name=name or ident)
+
+
+def parse_file(data: Mapping[str, object] | None) -> File | None:
+    if data is None:
+        return None
+    ident = _id(data.get("id"))
+    path = text(data.get("file_path"))
+    filename = text(data.get("file_filename")).strip() or path.rsplit("/", 1)[-1]
+    if not ident and not filename:
+        return None
+    return File(
+        id=ident,
+        filename=filename or "unnamed file",
+        size=_count(data.get("file_size")),
+        mimetype=text(data.get("file_mimetype")).strip().lower(),
+        url=safe_url(data.get("file_url")),
+        path=path,
+        created_at=timestamp(data.get("created_at")),
+    )
+
+
+def parse_note(data: Mapping[str, object] | None) -> Note | None:
+    if data is None:
+        return None
+    return Note(
+        id=_id(data.get("id")),
+        contact_id=_id(data.get("contact_id")),
+        content=text(data.get("content")),
+        attachments=_list(data.get("attachments"), parse_file),
+        created_at=timestamp(data.get("created_at")),
+        updated_at=timestamp(data.get("updated_at")),
+        user=parse_actor(_obj(data.get("user"))),
+    )
+
+
+def parse_activity(data: object) -> Activity:
+    item = _obj(data)
+    if item is None:
+        raise MalformedItem("activity is not an object")
+    ident = _id(item.get("id"))
+    kind = text(item.get("type")).strip()
+    created_at = timestamp(item.get("created_at"))
+    if not ident or not kind or created_at is None:
+        raise MalformedItem("activity lacks a usable id, type or created_at")
+    metadata = _obj(item.get("metadata"))
+    return Activity(
+        id=ident,
+        type=kind[:64],
+        created_at=created_at,
+        actor=parse_actor(_obj(item.get("actor"))),
+        assistant=parse_assistant(_obj(item.get("assistant"))),
+        segment=parse_segment(_obj(item.get("segment"))),
+        broadcast=parse_broadcast(_obj(item.get("broadcast"))),
+        note=parse_note(_obj(item.get("note"))),
+        file=parse_file(_obj(item.get("file"))),
+        metadata=dict(metadata) if metadata is not None else {},
+    )
+
+
+def _parse_channel(data: Mapping[str, object]) -> Channel | None:
+    ident = _id(data.get("id"))
+    kind = text(data.get("type")).strip()
+    if not ident and not kind:
+        return None
+    return Channel(
+        id=ident,
+        type=kind or "unknown",
+        user_id=text(data.get("user_id")),
+        name=text(data.get("name")),
+        username=text(data.get("username")),
+        email=text(data.get("email")),
+        phone=text(data.get("phone")),
+        avatar=safe_url(data.get("avatar")),
+    )
+
+
+def parse_contact(data: object) -> Contact:
+    item = _obj(data)
+    if item is None:
+        raise MalformedItem("contact is not an object")
+    ident = _id(item.get("id"))
+    if not ident:
+        raise MalformedItem("contact lacks a usable id")
+    return Contact(
+        id=ident,
+        name=text(item.get("name")).strip(),
+        blocked=_bool(item.get("blocked")),
+        unsubscribed=_bool(item.get("unsubscribed")),
+        is_admin=_bool(item.get("is_admin")),
+        channels=_list(item.get("channels"), _parse_channel),
+        segments=_list(item.get("segments"), parse_segment),
+        created_at=timestamp(item.get("created_at")),
+        updated_at=timestamp(item.get("updated_at")),
+        blocked_at=timestamp(item.get("blocked_at")),
+        unsubscribed_at=timestamp(item.get("unsubscribed_at")),
+        unsubscribe_reason=text(item.get("unsubscribe_reason")),
+        unsubscribe_feedback=text(item.get("unsubscribe_feedback")),
+    )
+
+
+def parse_items[T](items: list[object], parse: Callable[[object], T], *, what: str) -> tuple[tuple[T, ...], int]:
+    """Parse a list, skipping (and logging) malformed items. Returns the records and how many were skipped."""
+    records: list[T] = []
+    skipped = 0
+    for index, item in enumerate(items):
+        try:
+            records.append(parse(item))
+        except MalformedItem as exc:
+            skipped += 1
+            logger.warning("Skipped malformed %s at index %d: %s", what, index, exc)
+    return tuple(records), skipped

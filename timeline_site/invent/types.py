@@ -1,0 +1,205 @@
+"""Typed records for what Invent returns.
+
+Every nested object is optional: the public docs leave most required/nullable
+flags unstated, so a missing or null object simply becomes None here. URLs that
+reach the browser (avatars, file links) are already checked by the parser:
+they are http(s) or same-origin paths, or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ActivityType(StrEnum):
+    NOTE_CREATED = "note_created"
+    FILE_UPLOADED = "file_uploaded"
+    SEGMENT_ADDED = "segment_added"
+    SEGMENT_REMOVED = "segment_removed"
+    CONTACT_BLOCKED = "contact_blocked"
+    CONTACT_UNBLOCKED = "contact_unblocked"
+    CONTACT_UNSUBSCRIBED = "contact_unsubscribed"
+    CONTACT_RESUBSCRIBED = "contact_resubscribed"
+
+
+KNOWN_ACTIVITY_TYPES: tuple[str, ...] = tuple(t.value for t in ActivityType)
+
+# Invent's segment colours, in the docs' order (Tailwind palette names).
+SEGMENT_COLORS: tuple[str, ...] = (
+    "red", "orange", "amber", "yellow", "lime", "green", "teal", "cyan", "sky",
+    "blue", "indigo", "violet", "purple", "fuchsia", "pink", "rose", "neutral",
+)  # fmt: skip
+FALLBACK_SEGMENT_COLOR = "neutral"
+
+
+def initials_of(name: str) -> str:
+    words = [w for w in name.split() if w[:1].isalnum()]
+    letters = "".join(w[0] for w in words[:2]).upper()
+    return letters or "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A staff user (`actor` on activities, `user` on notes and files)."""
+
+    id: str
+    name: str
+    email: str = ""
+    avatar: str | None = None
+    seen_at: datetime | None = None
+
+    @property
+    def initials(self) -> str:
+        return initials_of(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Assistant:
+    id: str
+    name: str
+    avatar_url: str | None = None
+
+    @property
+    def initials(self) -> str:
+        return initials_of(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    board_id: str
+    board_name: str
+    column_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    name: str
+    color: str = FALLBACK_SEGMENT_COLOR
+    contacts_count: int | None = None
+    boards: tuple[Board, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    id: str
+    filename: str
+    size: int | None = None
+    mimetype: str = ""
+    url: str | None = None
+    path: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.mimetype in {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: str
+    contact_id: str = ""
+    content: str = ""
+    attachments: tuple[File, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    user: Actor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    id: str
+    type: str  # an ActivityType value, or a type this code does not know yet
+    created_at: datetime
+    actor: Actor | None = None
+    assistant: Assistant | None = None
+    segment: Segment | None = None
+    broadcast: Broadcast | None = None
+    note: Note | None = None
+    file: File | None = None
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """Newest-first order is descending on this key (ties broken by id)."""
+        return (self.created_at, self.id)
+
+    @property
+    def is_known_type(self) -> bool:
+        return self.type in KNOWN_ACTIVITY_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    type: str
+    user_id: str = ""
+    name: str = ""
+    username: str = ""
+    email: str = ""
+    phone: str = ""
+    avatar: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    name: str = ""
+    blocked: bool = False
+    unsubscribed: bool = False
+    is_admin: bool = False
+    channels: tuple[Channel, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    blocked_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    unsubscribe_reason: str = ""
+    unsubscribe_feedback: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or self.phone or self.id
+
+    @property
+    def email(self) -> str:
+        return next((c.email for c in self.channels if c.email), "")
+
+    @property
+    def phone(self) -> str:
+        return next((c.phone for c in self.channels if c.phone), "")
+
+    @property
+    def avatar(self) -> str | None:
+        return next((c.avatar for c in self.channels if c.avatar), None)
+
+    @property
+    def initials(self) -> str:
+        return initials_of(self.display_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Page[T]:
+    """One upstream page and what its pagination headers said."""
+
+    items: tuple[T, ...]
+    page: int
+    take: int
+    total: int | None  # pagination-count, None when the header was missing or malformed
+    has_more: bool
+    skipped: int = 0  # malformed items dropped while parsing
+
+
+ActivityPage = Page[Activity]
+ContactPage = Page[Contact]

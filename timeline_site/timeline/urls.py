@@ -1,0 +1,9 @@
+from django.urls import path
+
+from timeline_site.timeline import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("orgs/<str:org_id>/contacts/<str:contact_id>/", views.contact_timeline, name="contact_timeline"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap
+from django_htmx.middleware import HtmxDetails
+
+from timeline_site.invent.client import get_client, is_valid_path_part
+from timeline_site.invent.errors import (
+    InventAuthError,
+    InventError,
+    InventNotFound,
+    InventRateLimited,
+)
+from timeline_site.invent.timeline import timeline_page
+from timeline_site.invent.types import Contact
+from timeline_site.timeline.access import can_view_org
+from timeline_site.timeline.display import build_entries
+from timeline_site.timeline.forms import TYPE_LABELS, TimelineQueryForm, cursor_params
+from timeline_site.timeline.models import TimelineView
+
+logger = logging.getLogger(__name__)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An upstream failure, as staff should read it."""
+
+    title: str
+    detail: str
+    status: int
+    retry_after: int | None = None
+
+
+def describe_failure(error: InventError) -> Problem:
+    if isinstance(error, InventNotFound):
+        return Problem("Contact not found", "Invent has no contact with this ID in this organisation. "
+                       "Check the link, or find the contact by e-mail or name.", 404)  # fmt: skip
+    if isinstance(error, InventAuthError):
+        return Problem("The dashboard cannot sign in to Invent", "Invent refused the dashboard's API key. "
+                       "This is a configuration problem: tell your administrator.", 502)  # fmt: skip
+    if isinstance(error, InventRateLimited):
+        wait = error.retry_after
+        when = f"in {wait} second{'s' if wait != 1 else ''}" if wait else "in a minute"
+        return Problem("Invent is busy", f"Too many requests were sent to Invent just now. Try again {when}.",
+                       503, retry_after=wait or 60)  # fmt: skip
+    return Problem("Invent is not answering", f"{error.message} Try again in a moment.", 502)
+
+
+def _with_retry_after(response: HttpResponse, problem: Problem) -> HttpResponse:
+    if problem.retry_after:
+        response["Retry-After"] = str(problem.retry_after)
+    return response
+
+
+def contact_header(*, org_id: str, contact_id: str) -> Contact | None:
+    """The contact for the page header; a failure here only costs the header, never the timeline."""
+    try:
+        return get_client().get_contact(org_id=org_id, contact_id=contact_id)
+    except InventError as exc:
+        logger.info("No contact header for %s/%s: %s", org_id, contact_id, type(exc).__name__)
+        return None
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@never_cache
+def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+    if not (is_valid_path_part(org_id) and is_valid_path_part(contact_id)):
+        raise Http404("No such contact")
+    if not can_view_org(request.user, org_id):
+        raise Http404("No such contact")  # a denied org looks exactly like an unknown one
+
+    # htmx asks either for the next page (appended to the feed) or, when the
+    # filters change, for the whole timeline section; history restores and
+    # requests without JavaScript get the full page.
+    fragment = bool(request.htmx) and not request.htmx.history_restore_request
+    partial = "timeline" if fragment and request.htmx.target == "timeline" else "page"
+    form = TimelineQueryForm(request.GET)
+    base_url = reverse("contact_timeline", args=[org_id, contact_id])
+    context: dict[str, object] = {
+        "org_id": org_id,
+        "contact_id": contact_id,
+        "type_labels": TYPE_LABELS,
+        "base_url": base_url,
+    }
+    if not form.is_valid():
+        context["form_errors"] = [str(e) for errors in form.errors.values() for e in errors]
+        return render(request, "timeline/bad_request.html", context, status=400)
+
+    types: list[str] = form.cleaned_data["type"]
+    cursor = form.cleaned_data["cursor"]
+    filter_params = [("type", t) for t in types]
+    context.update(selected_types=types, filter_query=urlencode(filter_params))
+
+    try:
+        page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
+    except InventError as exc:
+        problem = describe_failure(exc)
+        context["problem"] = problem
+        if fragment:
+            # Only the pager changes: every card already on screen stays.
+            context.update(
+                retry_url=request.get_full_path(),
+                retry_target="#timeline" if partial == "timeline" else "#timeline-feed",
+                retry_swap="outerHTML" if partial == "timeline" else "beforeend",
+                retry_push=partial == "timeline",
+            )
+            response = reswap(
+                render(request, "timeline/timeline.html#pager_error", context, status=problem.status), "none"
+            )
+        else:
+            response = render(request, "timeline/error.html", context, status=problem.status)
+        return _with_retry_after(response, problem)
+
+    now = timezone.now()
+    context.update(
+        page=page,
+        entries=build_entries(
+            page.activities,
+            offset=page.offset,
+            tz=timezone.get_current_timezone(),
+            now=now,
+            previous=cursor.before if cursor else None,
+        ),
+        next_url=(
+            f"{base_url}?{urlencode([*filter_params, *cursor_params(page.next_cursor)])}" if page.next_cursor else None
+        ),
+        is_first_page=cursor is None,
+    )
+    if fragment:
+        return render(request, f"timeline/timeline.html#{partial}", context)
+
+    contact = contact_header(org_id=org_id, contact_id=contact_id)
+    context["contact"] = contact
+    if cursor is None:
+        TimelineView.objects.create(
+            user=request.user,
+            org_id=org_id,
+            contact_id=contact_id,
+            contact_name=(contact.display_name if contact else "")[:200],
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+        )
+    return render(request, "timeline/timeline.html", context)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "timeline/index.html", {})
+
+
+@login_not_required
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness only: no upstream call, no database query."""
+    return HttpResponse("ok\n", content_type="text/plain")
