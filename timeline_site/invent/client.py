@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -43,6 +44,10 @@ MAX_RETRY_AFTER = 3600
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DEMO_BASE_URL = "http://demo-invent.internal"
 CONTACT_STATUSES = ("ALL", "SUBSCRIBED", "UNSUBSCRIBED", "BLOCKED", "AI_REPLIES_DISABLED")
+
+# Milliseconds spent waiting on Invent during the current request (for the
+# Server-Timing header); the view layer resets it per request.
+upstream_ms: ContextVar[float] = ContextVar("invent_upstream_ms", default=0.0)
 
 # Called before every HTTP attempt; raises InventRateLimited when the shared
 # upstream budget is spent (see timeline_site.invent.budget).
@@ -160,6 +165,7 @@ class InventClient:
                 logger.warning("Invent GET %s failed: %s", path, type(exc).__name__)
                 raise InventUnavailable() from None
             elapsed_ms = (time.perf_counter() - started) * 1000
+            upstream_ms.set(upstream_ms.get() + elapsed_ms)
             logger.info("Invent GET %s -> %d in %.0f ms", path, response.status_code, elapsed_ms)
             if response.status_code in RETRY_STATUSES and delay is not None:
                 response.close()

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from timeline_site.invent.client import get_client
+from timeline_site.invent.client import get_client, upstream_ms
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity, ActivityPage
 
 logger = logging.getLogger(__name__)
@@ -148,8 +148,17 @@ def timeline_page(
         )  # fmt: skip
 
     if len(streams) > 1 and settings.INVENT_PARALLEL_FETCH:
+
+        def read_in_thread(index: int) -> tuple[_StreamRead, float]:
+            # Worker threads start from an empty context: their upstream time
+            # is theirs alone, and the request is charged the slowest stream.
+            result = read(index)
+            return result, upstream_ms.get()
+
         with ThreadPoolExecutor(max_workers=len(streams)) as pool:
-            reads = list(pool.map(read, range(len(streams))))
+            results = list(pool.map(read_in_thread, range(len(streams))))
+        reads = [r for r, _ in results]
+        upstream_ms.set(upstream_ms.get() + max(ms for _, ms in results))
     else:
         reads = [read(i) for i in range(len(streams))]
 
