@@ -10,9 +10,13 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import urlencode
 
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 TZ_COOKIE = "tz"
 TZ_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
@@ -42,3 +46,19 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, except that an htmx request whose session
+    has expired sends the whole page to the sign-in form (and back here after),
+    instead of having the sign-in page swapped into the timeline."""
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., HttpResponse]) -> HttpResponse:
+        if getattr(request, "htmx", False):
+            current = request.htmx.current_url_abs_path or "/"  # type: ignore[attr-defined]
+            if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
+                current = "/"
+            response = super().handle_no_permission(request, view_func)
+            login_url = response["Location"].split("?", 1)[0]
+            return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current})}")
+        return super().handle_no_permission(request, view_func)
