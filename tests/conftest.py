@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+
+# Playwright runs an event loop in the test thread; Django's ORM refuses to
+# run inside one unless told it is safe (it is: the loop is idle meanwhile).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files() -> None:
+    """Production settings serve hashed static files from a manifest: build it once."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """The embedded demo's seeded data, once per session; each test rolls back its own changes."""
+    from timeline_site.demo_invent.seed import seed_demo
+
+    with django_db_blocker.unblock():
+        seed_demo()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff_user(db: None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    from timeline_site.demo_invent.seed import DEMO_CONTACTS
+    from timeline_site.timeline.models import OrgAccess
+
+    user = get_user_model().objects.create_user(username="agent", password="agent-pass-123")
+    for org in {org for org, _ in DEMO_CONTACTS.values()}:
+        OrgAccess.objects.create(user=user, org_id=org)
+    return user
+
+
+@pytest.fixture
+def staff_client(staff_user: Any) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
