@@ -5,7 +5,7 @@ from timeline_site.timeline.models import OrgAccess, TimelineView
 
 
 @admin.register(OrgAccess)
-class OrgAccessAdmin(admin.ModelAdmin[OrgAccess]):
+class OrgAccessAdmin(admin.ModelAdmin):
     list_display = ["user", "org_id", "org_name", "granted_at"]
     list_filter = ["org_id"]
     search_fields = ["user__username", "user__email", "org_id", "org_name"]
@@ -13,7 +13,7 @@ class OrgAccessAdmin(admin.ModelAdmin[OrgAccess]):
 
 
 @admin.register(TimelineView)
-class TimelineViewAdmin(admin.ModelAdmin[TimelineView]):
+class TimelineViewAdmin(admin.ModelAdmin):
     """The audit trail: readable by admins, never editable, never deletable here."""
 
     list_display = ["viewed_at", "user", "org_id", "contact_id", "contact_name", "ip_address"]

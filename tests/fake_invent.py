@@ -1,0 +1,65 @@
+"""A fake live Invent feed at the HTTP layer (`responses`), for paging tests.
+
+It pages a Python list newest first exactly as Invent documents, and the test
+can add or delete activities between requests, as a live feed does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+
+BASE = "https://fake-invent.test"
+ACTIVITIES_URL = re.compile(re.escape(BASE) + r"/orgs/(?P<org>[^/]+)/contacts/(?P<contact>[^/]+)/activities")
+TYPES = ["note_created", "file_uploaded", "segment_added", "contact_blocked"]
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class FakeFeed:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, str]] = field(default_factory=list)
+    next_id: int = 0
+
+    def make(self, when: datetime, kind: str = "note_created") -> dict[str, Any]:
+        self.next_id += 1
+        return {
+            "id": f"a{self.next_id:06d}",
+            "type": kind,
+            "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "note": {"id": f"n{self.next_id}", "content": f"note {self.next_id}"} if kind == "note_created" else None,
+        }
+
+    def seed(self, count: int, *, same_second_every: int = 0) -> None:
+        """`count` activities, one per minute going back, cycling through TYPES."""
+        for i in range(count):
+            minute = i if not same_second_every else i - i % same_second_every
+            self.items.append(self.make(EPOCH - timedelta(minutes=minute), TYPES[i % len(TYPES)]))
+        self.sort()
+
+    def add_newest(self, count: int) -> None:
+        newest = max(datetime.fromisoformat(a["created_at"]) for a in self.items) if self.items else EPOCH
+        for i in range(count):
+            self.items.append(self.make(newest + timedelta(seconds=i + 1)))
+        self.sort()
+
+    def sort(self) -> None:
+        self.items.sort(key=lambda a: (a["created_at"], a["id"]), reverse=True)
+
+    def callback(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        self.calls.append(query)
+        page, take = int(query.get("page", 1)), min(int(query.get("take", 100)), 100)
+        selected = [a for a in self.items if "type" not in query or a["type"] == query["type"]]
+        body = selected[(page - 1) * take : page * take]
+        headers = {"pagination-count": str(len(selected)), "pagination-page": str(page), "pagination-take": str(take)}
+        return 200, headers, json.dumps(body)
+
+    def install(self, mock: responses.RequestsMock) -> None:
+        mock.add_callback(responses.GET, ACTIVITIES_URL, callback=self.callback)

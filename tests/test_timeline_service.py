@@ -1,0 +1,108 @@
+"""The timeline service over a live, shifting upstream feed: no duplicates, no gaps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import responses
+from django.test import override_settings
+
+from tests.fake_invent import BASE, FakeFeed
+from timeline_site.invent.timeline import Cursor, TimelinePage, stream_types, timeline_page
+
+
+@pytest.fixture
+def feed() -> Iterator[FakeFeed]:
+    fake = FakeFeed()
+    with (
+        override_settings(
+            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, TIMELINE_PAGE_SIZE=10,
+            INVENT_CACHE_SECONDS=0, INVENT_PARALLEL_FETCH=False,
+        ),
+        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+    ):  # fmt: skip
+        fake.install(mock)
+        yield fake
+
+
+def read_all(types: tuple[str, ...] = (), between_pages: object = None, limit: int = 200) -> list[str]:
+    shown: list[str] = []
+    cursor: Cursor | None = None
+    for _ in range(limit):
+        page: TimelinePage = timeline_page(org_id="c", contact_id="ct", types=types, cursor=cursor)
+        shown += [a.id for a in page.activities]
+        if page.next_cursor is None:
+            return shown
+        cursor = page.next_cursor
+        if callable(between_pages):
+            between_pages()
+    raise AssertionError("the timeline never ended")
+
+
+def test_reads_everything_once_in_order(feed: FakeFeed) -> None:
+    feed.seed(95)
+    shown = read_all()
+    assert shown == [a["id"] for a in feed.items]
+
+
+def test_additions_while_scrolling_never_duplicate_or_skip(feed: FakeFeed) -> None:
+    feed.seed(95)
+    original = [a["id"] for a in feed.items]
+    shown = read_all(between_pages=lambda: feed.add_newest(7))
+    assert len(shown) == len(set(shown))
+    assert shown == original  # exactly the feed as it was when scrolling started
+
+
+def test_deletions_while_scrolling_never_skip(feed: FakeFeed) -> None:
+    feed.seed(95)
+    state = {"page": 0}
+
+    def delete_shown_items() -> None:
+        # Delete three items already on screen: older items move up a page.
+        state["page"] += 1
+        if state["page"] <= 3:
+            del feed.items[0:3]
+
+    expected_ids = [a["id"] for a in feed.items]
+    shown = read_all(between_pages=delete_shown_items)
+    assert len(shown) == len(set(shown))
+    assert shown == expected_ids
+
+
+def test_ties_on_created_at_are_neither_duplicated_nor_skipped(feed: FakeFeed) -> None:
+    feed.seed(60, same_second_every=7)  # runs of 7 activities sharing one timestamp, across page edges
+    shown = read_all()
+    assert sorted(shown) == sorted(a["id"] for a in feed.items)
+    assert len(shown) == len(set(shown))
+
+
+def test_several_types_merge_newest_first_without_duplicates(feed: FakeFeed) -> None:
+    feed.seed(120)
+    wanted = ("note_created", "segment_added")
+    shown = read_all(types=wanted, between_pages=lambda: feed.add_newest(3))
+    expected = [a["id"] for a in feed.items if a["type"] in wanted and int(a["id"][1:]) <= 120]
+    assert shown == expected
+    # one upstream stream per type: Invent filters on a single type
+    assert {c.get("type") for c in feed.calls} == set(wanted)
+
+
+def test_first_page_is_one_upstream_call_and_reports_the_total(feed: FakeFeed) -> None:
+    feed.seed(35)
+    page = timeline_page(org_id="c", contact_id="ct")
+    assert len(feed.calls) == 1
+    assert page.total == 35 and len(page.activities) == 10 and page.offset == 0
+    assert page.next_cursor is not None and page.next_cursor.shown == 10
+
+
+def test_all_types_selected_is_one_unfiltered_stream() -> None:
+    from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES
+
+    assert stream_types(list(KNOWN_ACTIVITY_TYPES)) == (None,)
+    assert stream_types([]) == (None,)
+    assert stream_types(["segment_added", "note_created", "note_created"]) == ("note_created", "segment_added")
+
+
+def test_empty_timeline_has_no_cursor(feed: FakeFeed) -> None:
+    page = timeline_page(org_id="c", contact_id="ct")
+    assert page.activities == () and page.next_cursor is None and page.total == 0
