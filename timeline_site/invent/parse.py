@@ -33,6 +33,11 @@ from timeline_site.invent.types import (
 logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
+# Bidi embedding/override/isolate controls let upstream text reorder what is
+# shown around it ("invoice\u202egnp.exe" reads as "invoiceexe.png"): dropped.
+# Names and file names also lose zero-width characters used for lookalikes.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None) | _BIDI_CONTROLS
 MAX_ID_LENGTH = 256
 
 
@@ -47,10 +52,15 @@ def _obj(value: object) -> Mapping[str, object] | None:
 def text(value: object) -> str:
     """A string field; numbers are accepted (ids are sometimes numeric), anything else is empty."""
     if isinstance(value, str):
-        return value
+        return value.translate(_BIDI_CONTROLS)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
+
+
+def label(value: object) -> str:
+    """A name or file name: text without invisible characters, trimmed."""
+    return text(value).translate(_INVISIBLE).strip()
 
 
 def _id(value: object) -> str:
@@ -117,7 +127,7 @@ def _list[T](value: object, parse: Callable[[Mapping[str, object]], T | None]) -
 def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
     if data is None:
         return None
-    name = text(data.get("name")).strip()
+    name = label(data.get("name"))
     ident = _id(data.get("id"))
     if not name and not ident:
         return None
@@ -133,7 +143,7 @@ def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
 def parse_assistant(data: Mapping[str, object] | None) -> Assistant | None:
     if data is None:
         return None
-    name = text(data.get("name")).strip()
+    name = label(data.get("name"))
     ident = _id(data.get("id"))
     if not name and not ident:
         return None
@@ -141,7 +151,7 @@ def parse_assistant(data: Mapping[str, object] | None) -> Assistant | None:
 
 
 def _parse_board(data: Mapping[str, object]) -> Board | None:
-    name = text(data.get("board_name"))
+    name = label(data.get("board_name"))
     ident = _id(data.get("board_id"))
     if not name and not ident:
         return None
@@ -152,7 +162,7 @@ def parse_segment(data: Mapping[str, object] | None) -> Segment | None:
     if data is None:
         return None
     ident = _id(data.get("id"))
-    name = text(data.get("name")).strip()
+    name = label(data.get("name"))
     if not ident and not name:
         return None
     color = text(data.get("color")).strip().lower()
@@ -171,7 +181,7 @@ def parse_broadcast(data: Mapping[str, object] | None) -> Broadcast | None:
     if data is None:
         return None
     ident = _id(data.get("id"))
-    name = text(data.get("name")).strip()
+    name = label(data.get("name"))
     if not ident and not name:
         return None
     return Broadcast(id=ident, name=name or ident)
@@ -182,7 +192,7 @@ def parse_file(data: Mapping[str, object] | None) -> File | None:
         return None
     ident = _id(data.get("id"))
     path = text(data.get("file_path"))
-    filename = text(data.get("file_filename")).strip() or path.rsplit("/", 1)[-1]
+    filename = label(data.get("file_filename")) or label(path.rsplit("/", 1)[-1])
     if not ident and not filename:
         return None
     return File(
@@ -260,7 +270,7 @@ def parse_contact(data: object) -> Contact:
         raise MalformedItem("contact lacks a usable id")
     return Contact(
         id=ident,
-        name=text(item.get("name")).strip(),
+        name=label(item.get("name")),
         blocked=_bool(item.get("blocked")),
         unsubscribed=_bool(item.get("unsubscribed")),
         is_admin=_bool(item.get("is_admin")),

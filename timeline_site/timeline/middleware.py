@@ -60,5 +60,5 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
                 current = "/"
             response = super().handle_no_permission(request, view_func)
             login_url = response["Location"].split("?", 1)[0]
-            return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current})}")
+            return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current}, safe='/')}")
         return super().handle_no_permission(request, view_func)
