@@ -56,7 +56,19 @@
     if (box) { box.hidden = true; }
   });
 
-  // 5. Copy buttons (contact channels).
+  // 5. The ARIA feed pattern: Page Down / Page Up move between activities.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "PageDown" && event.key !== "PageUp") { return; }
+    var article = event.target.closest ? event.target.closest("#timeline-feed > article") : null;
+    if (!article) { return; }
+    var next = event.key === "PageDown" ? article.nextElementSibling : article.previousElementSibling;
+    if (next && next.tagName === "ARTICLE") {
+      event.preventDefault();
+      next.focus();
+    }
+  });
+
+  // 6. Copy buttons (contact channels).
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-copy]") : null;
     if (!button || !navigator.clipboard) { return; }
