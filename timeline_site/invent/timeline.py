@@ -162,12 +162,16 @@ def timeline_page(
     else:
         reads = [read(i) for i in range(len(streams))]
 
-    # Merge newest first. The sort is stable and streams are concatenated in
-    # order, so ties within one stream keep Invent's own order.
+    # Merge newest first. One stream keeps Invent's own order for ties (the
+    # sort is stable); several streams break ties by id, as Invent's unfiltered
+    # feed does.
     merged: list[tuple[Activity, int, int]] = [
         (activity, index, page) for index, r in enumerate(reads) for activity, page in r.buffered
     ]
-    merged.sort(key=lambda entry: entry[0].created_at, reverse=True)
+    if len(reads) > 1:
+        merged.sort(key=lambda entry: entry[0].sort_key, reverse=True)
+    else:
+        merged.sort(key=lambda entry: entry[0].created_at, reverse=True)
     shown: list[Activity] = []
     shown_ids: set[str] = set()
     consumed = [0] * len(streams)
