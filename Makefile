@@ -32,15 +32,16 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest
 
-## serve: production server (gunicorn, gthread workers, WhiteNoise static files)
+## serve: production server (gunicorn gthread workers per gunicorn.conf.py, WhiteNoise static files)
 serve: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py migrate --noinput --verbosity 0
-	$(VENV)/bin/gunicorn timeline_site.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS)
+	$(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS)
 
-## bench: prints latency, throughput and transfer-size numbers (asserts nothing)
-bench: $(VENV)/.dev
-	$(PY) -m benchmarks.run
+## bench: prints latency, throughput and transfer-size numbers (asserts nothing); BENCH_ARGS=--help
+bench: $(VENV)/.runtime
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -59,6 +59,11 @@ FRAME_ANCESTORS = env_list("DJANGO_FRAME_ANCESTORS")
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Server-Timing (upstream vs. the dashboard's own time) on every dynamic response.
+    "timeline_site.timeline.server_timing.ServerTimingMiddleware",
+    # Compresses HTML pages and fragments (WhiteNoise serves static files pre-compressed);
+    # Django's version pads its output against BREACH, and CSRF tokens are masked per response.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -133,7 +138,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and WhiteNoise serves from): a directory of its own
+# per deployment, benchmark or test server, so no run rewrites another's files.
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -150,7 +157,7 @@ STORAGES = {
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "None" if FRAME_ANCESTORS and SESSION_COOKIE_SECURE else "Lax"
@@ -171,6 +178,10 @@ INVENT_READ_TIMEOUT = env_float("INVENT_READ_TIMEOUT", 10.0, minimum=0.1)
 # is kept this long to show, marked "may be out of date", when Invent fails.
 INVENT_CACHE_SECONDS = env_int("INVENT_CACHE_SECONDS", 15)
 INVENT_STALE_SECONDS = env_int("INVENT_STALE_SECONDS", 600)
+# Upstream calls a minute for all processes and hosts together (Invent allows 500
+# per client address); shared through the cache, so set REDIS_URL when running
+# more than one process. 0 turns the budget off.
+INVENT_BUDGET_PER_MINUTE = env_int("INVENT_BUDGET_PER_MINUTE", 450)
 # Activities per timeline page (and per upstream request); Invent caps take at 100.
 TIMELINE_PAGE_SIZE = min(env_int("TIMELINE_PAGE_SIZE", 50, minimum=1), 100)
 

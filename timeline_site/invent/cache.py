@@ -1,32 +1,119 @@
-"""Short-lived cache of upstream pages, shared across processes when REDIS_URL is set.
+"""Short-lived cache of upstream reads (activity pages, contacts), shared across processes when REDIS_URL is set.
 
 Keys hold only org, contact, type, page and take (ids are validated to
 [A-Za-z0-9_-] before they get here), never the key or anything secret.
 Identical concurrent misses make one upstream call: the first takes a lock
-with cache.add, the others wait briefly for its result. A longer-lived stale
-copy is served, marked as such, when Invent fails.
+with cache.add, the others wait for its result (or for its failure, which they
+then share instead of repeating the call). A longer-lived stale copy is
+served, marked as such, when Invent is down, slow or rate limiting us.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+import uuid
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
 
-from timeline_site.invent.errors import InventError, InventNotFound
-from timeline_site.invent.types import ActivityPage
+from timeline_site.invent.client import RETRY_DELAYS
+from timeline_site.invent.errors import (
+    InventAuthError,
+    InventError,
+    InventNotFound,
+    InventRateLimited,
+    InventUnavailable,
+)
+from timeline_site.invent.types import ActivityPage, Contact
 
 logger = logging.getLogger(__name__)
 
-LOCK_POLL_SECONDS = 0.02
 CACHE_VERSION = 1
+# Waiters poll for the lock holder's answer, quickly at first.
+FIRST_POLL_SECONDS = 0.005
+MAX_POLL_SECONDS = 0.05
+# How long a failed fetch is reported to the requests that were waiting on it.
+FAILURE_NOTE_SECONDS = 5
+# Not worth an "out of date" copy: the contact is gone, or the key is wrong (a
+# configuration problem that must be seen, not papered over for ten minutes).
+NO_STALE_COPY_FOR = (InventNotFound, InventAuthError)
+
+Outcome = tuple[Any, bool]  # (value, is_stale)
+
+
+class _Nothing:
+    """Stands for a cached None: the cache itself answers None for a miss."""
+
+
+def _store(value: object) -> object:
+    return _Nothing() if value is None else value
+
+
+def _load(stored: object) -> Any:
+    return None if isinstance(stored, _Nothing) else stored
 
 
 def _key(*parts: object) -> str:
     return "invent:v{}:{}".format(CACHE_VERSION, ":".join(str(p) for p in parts))
+
+
+def _lock_seconds() -> int:
+    """Long enough for the slowest fetch the client allows (every attempt timing out, plus its pauses)."""
+    attempts = len(RETRY_DELAYS) + 1
+    worst = attempts * (settings.INVENT_CONNECT_TIMEOUT + settings.INVENT_READ_TIMEOUT) + sum(RETRY_DELAYS)
+    return math.ceil(worst) + 1
+
+
+def _failure_note(error: InventError) -> dict[str, Any]:
+    # A plain dict: exceptions with keyword-only arguments do not survive pickling.
+    return {
+        "kind": type(error).__name__,
+        "message": error.message,
+        "retry_after": getattr(error, "retry_after", None),
+        "status": getattr(error, "status", None),
+    }
+
+
+def _error_from_note(note: dict[str, Any]) -> InventError:
+    kind, message = note.get("kind"), note.get("message")
+    if kind == InventRateLimited.__name__:
+        return InventRateLimited(note.get("retry_after"), message)
+    if kind == InventNotFound.__name__:
+        return InventNotFound(message)
+    if kind == InventAuthError.__name__:
+        return InventAuthError(message)
+    return InventUnavailable(message, status=note.get("status"))
+
+
+def _stale_or_raise(error: InventError, stale_key: str, key: str) -> Outcome:
+    if not isinstance(error, NO_STALE_COPY_FOR):
+        stale = cache.get(stale_key)
+        if stale is not None:
+            logger.info("Serving a stale copy of %s after an upstream failure (%s)", key, type(error).__name__)
+            return _load(stale), True
+    raise error
+
+
+def _wait_for_other_fetch(*, key: str, stale_key: str, lock_key: str, failure_key: str, seconds: int) -> Outcome | None:
+    """The other request's answer, or its failure; None when it vanished without either."""
+    deadline = time.monotonic() + seconds
+    pause = FIRST_POLL_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 1.5, MAX_POLL_SECONDS)
+        found = cache.get_many([key, lock_key, failure_key])
+        if key in found:
+            return _load(found[key]), False
+        if lock_key not in found:
+            note = found.get(failure_key)
+            if note is None:
+                return None  # it crashed or its lock expired: fetch ourselves
+            return _stale_or_raise(_error_from_note(note), stale_key, key)
+    return None
 
 
 def cached_activity_page(
@@ -34,40 +121,62 @@ def cached_activity_page(
     fetch: Callable[[], ActivityPage],
 ) -> tuple[ActivityPage, bool]:  # fmt: skip
     """Return (page, is_stale). Raises the fetch's InventError when there is no copy to fall back on."""
+    key = _key("act", org_id, contact_id, activity_type or "all", page, take)
+    return cast(tuple[ActivityPage, bool], cached_upstream(key=key, fetch=fetch))
+
+
+def peek_activity_page(
+    *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int
+) -> ActivityPage | None:
+    """The fresh cached copy, or None. One cache read, never an upstream call: callers that fan
+    reads out to worker threads can serve hits inline and start threads only for misses."""
+    if settings.INVENT_CACHE_SECONDS <= 0:
+        return None
+    return cast(
+        ActivityPage | None, _load(cache.get(_key("act", org_id, contact_id, activity_type or "all", page, take)))
+    )
+
+
+def cached_contact(*, org_id: str, contact_id: str, fetch: Callable[[], Contact | None]) -> tuple[Contact | None, bool]:
+    """The contact (None when Invent cannot give one), cached like a page: one call per contact per lifetime."""
+    return cast(tuple[Contact | None, bool], cached_upstream(key=_key("contact", org_id, contact_id), fetch=fetch))
+
+
+def cached_upstream(*, key: str, fetch: Callable[[], object]) -> Outcome:
+    """(value, is_stale) for one upstream read under `key`: fresh from the cache, fetched once, or a stale copy."""
     fresh_seconds = settings.INVENT_CACHE_SECONDS
     if fresh_seconds <= 0:
         return fetch(), False
-    key = _key("act", org_id, contact_id, activity_type or "all", page, take)
-    stale_key, lock_key = key + ":stale", key + ":lock"
+    stale_key, lock_key, failure_key = key + ":stale", key + ":lock", key + ":failed"
 
     cached = cache.get(key)
     if cached is not None:
-        return cached, False
+        return _load(cached), False
 
-    lock_seconds = int(settings.INVENT_READ_TIMEOUT + settings.INVENT_CONNECT_TIMEOUT) + 2
-    if not cache.add(lock_key, 1, timeout=lock_seconds):
-        # Someone else is fetching this very page: wait for their answer
+    token = uuid.uuid4().hex
+    lock_seconds = _lock_seconds()
+    have_lock = cache.add(lock_key, token, timeout=lock_seconds)
+    if not have_lock:
+        # Someone else is fetching this very thing: wait for their answer
         # rather than spending another upstream call on it.
-        deadline = time.monotonic() + lock_seconds
-        while time.monotonic() < deadline:
-            time.sleep(LOCK_POLL_SECONDS)
-            cached = cache.get(key)
-            if cached is not None:
-                return cached, False
-            if cache.get(lock_key) is None:
-                break  # the other fetch failed; try ourselves
+        outcome = _wait_for_other_fetch(
+            key=key, stale_key=stale_key, lock_key=lock_key, failure_key=failure_key, seconds=lock_seconds
+        )
+        if outcome is not None:
+            return outcome
+        have_lock = cache.add(lock_key, token, timeout=lock_seconds)
     try:
         result = fetch()
-    except InventNotFound:
-        raise
-    except InventError:
-        stale = cache.get(stale_key)
-        if stale is not None:
-            logger.info("Serving a stale copy of %s after an upstream failure", key)
-            return stale, True
-        raise
+    except InventError as error:
+        if have_lock:
+            cache.set(failure_key, _failure_note(error), timeout=FAILURE_NOTE_SECONDS)
+        return _stale_or_raise(error, stale_key, key)
+    else:
+        # Stored before the lock is released, so a waiter never finds neither.
+        stored = _store(result)
+        cache.set(key, stored, timeout=fresh_seconds)
+        cache.set(stale_key, stored, timeout=max(settings.INVENT_STALE_SECONDS, fresh_seconds))
+        return result, False
     finally:
-        cache.delete(lock_key)
-    cache.set_many({key: result}, timeout=fresh_seconds)
-    cache.set(stale_key, result, timeout=settings.INVENT_STALE_SECONDS)
-    return result, False
+        if have_lock and cache.get(lock_key) == token:
+            cache.delete(lock_key)

@@ -23,6 +23,7 @@ import requests
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from timeline_site.invent.budget import budget_hook
 from timeline_site.invent.errors import (
     InventAuthError,
     InventError,
@@ -265,7 +266,8 @@ def build_client() -> InventClient:
         from timeline_site.demo_invent.transport import DemoInventAdapter
 
         session.mount(DEMO_BASE_URL + "/", DemoInventAdapter())
-        base_url, api_key = DEMO_BASE_URL, settings.DEMO_INVENT_API_KEY
+        # INVENT_API_KEY still wins, so a wrong key can be tried against the demo.
+        base_url, api_key = DEMO_BASE_URL, settings.INVENT_API_KEY or settings.DEMO_INVENT_API_KEY
     else:
         base_url, api_key = settings.INVENT_API_URL, settings.INVENT_API_KEY
     return InventClient(
@@ -274,6 +276,8 @@ def build_client() -> InventClient:
         connect_timeout=settings.INVENT_CONNECT_TIMEOUT,
         read_timeout=settings.INVENT_READ_TIMEOUT,
         session=session,
+        # Every attempt, retries included, is paid for from the shared budget.
+        before_request=budget_hook(settings.INVENT_BUDGET_PER_MINUTE),
     )
 
 
