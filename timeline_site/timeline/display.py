@@ -6,11 +6,12 @@ and the templates stay free of logic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
+from timeline_site.invent.spans import ActivitySpan, SpanState
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity
 from timeline_site.timeline.cards import card_template
 
@@ -82,6 +83,51 @@ def exact_time(moment: datetime, tz: tzinfo) -> str:
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b %Y, %H:%M:%S')} {local.tzname()}"
 
 
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def duration_text(length: timedelta) -> str:
+    """A span's length as staff say it: "3 days", "2 weeks", "less than a minute"."""
+    seconds = int(length.total_seconds())
+    if seconds < 60:
+        return "less than a minute"
+    minutes = seconds // 60
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    hours = minutes // 60
+    if hours < 24:
+        return _plural(hours, "hour")
+    days = hours // 24
+    if days < 14:
+        return _plural(days, "day")
+    if days < 60:
+        return _plural(days // 7, "week")
+    if days < 730:
+        return _plural(days // 30, "month")
+    return _plural(days // 365, "year")
+
+
+# (what a closing event says, what an opening event says once closed, ... while it still holds)
+_SPAN_WORDS: dict[SpanState, tuple[str, str, str]] = {
+    SpanState.BLOCKED: ("Blocked for", "Unblocked", "Still blocked"),
+    SpanState.UNSUBSCRIBED: ("Unsubscribed for", "Resubscribed", "Still unsubscribed"),
+    SpanState.SEGMENT: ("In this segment for", "Removed", "Still in this segment"),
+}
+
+
+def span_text(span: ActivitySpan) -> str:
+    """What a paired event says: "Blocked for 3 days", "Still blocked", "Unblocked 3 days later"."""
+    lasted, ended, still = _SPAN_WORDS[span.state]
+    duration = span.duration
+    if duration is None:
+        return still
+    length = duration_text(duration)
+    if span.opens:
+        return f"{ended} within a minute" if duration < timedelta(minutes=1) else f"{ended} {length} later"
+    return f"{lasted} at least {length}" if span.at_least else f"{lasted} {length}"
+
+
 def type_label(activity_type: str) -> str:
     return activity_type.replace("_", " ").strip().capitalize() or "Activity"
 
@@ -96,13 +142,23 @@ class Entry:
     relative: str
     exact: str
     is_known_type: bool
+    span: ActivitySpan | None = None  # for paired events (blocked/unblocked, ...): how long the state held
+    span_text: str = ""
 
 
 def build_entries(
-    activities: Sequence[Activity], *, offset: int, tz: tzinfo, now: datetime, previous: datetime | None
+    activities: Sequence[Activity],
+    *,
+    offset: int,
+    tz: tzinfo,
+    now: datetime,
+    previous: datetime | None,
+    spans: Mapping[str, ActivitySpan] | None = None,
 ) -> list[Entry]:
     """Cards for one page. `previous` is the time of the last card already on screen, so a day
-    that started on the previous page gets no second header."""
+    that started on the previous page gets no second header. `spans` (by activity id) come from
+    timeline_site.invent.spans."""
+    spans = spans or {}
     today = now.astimezone(tz).date()
     last_day = previous.astimezone(tz).date() if previous is not None else None
     entries = []
@@ -118,6 +174,8 @@ def build_entries(
                 relative=relative_time(activity.created_at, now),
                 exact=exact_time(activity.created_at, tz),
                 is_known_type=activity.type in KNOWN_ACTIVITY_TYPES,
+                span=spans.get(activity.id),
+                span_text=span_text(spans[activity.id]) if activity.id in spans else "",
             )
         )
         last_day = day

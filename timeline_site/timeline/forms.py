@@ -1,4 +1,4 @@
-"""Query-string validation for the timeline page.
+"""Query-string validation for the timeline page (and the find page's search).
 
 The paging parameters are a cursor written by the service (see
 timeline_site.invent.timeline.Cursor); a hand-edited or truncated one is
@@ -7,11 +7,13 @@ rejected with a 400 rather than guessed at.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django import forms
 from django.utils.dateparse import parse_datetime
 
+from timeline_site.invent.client import is_valid_path_part
 from timeline_site.invent.timeline import MAX_SEEN_IDS, Cursor
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES
 
@@ -95,3 +97,23 @@ def cursor_params(cursor: Cursor) -> list[tuple[str, str]]:
         params.append(("counts", ",".join("-" if c is None else str(c) for c in cursor.counts)))
     params.append(("shown", str(cursor.shown)))
     return params
+
+
+class ContactSearchForm(forms.Form):
+    """The find page's query: an organisation and what to look for in it."""
+
+    org = forms.CharField(max_length=128, error_messages={"required": "Choose an organisation."})
+    q = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args: Any, org_ids: Collection[str] | None, **kwargs: Any) -> None:
+        """`org_ids`: the organisations this user may search; None means any (superusers)."""
+        super().__init__(*args, **kwargs)
+        self.org_ids = org_ids
+
+    def clean_org(self) -> str:
+        org: str = self.cleaned_data["org"]
+        if self.org_ids is not None and org not in self.org_ids:
+            raise forms.ValidationError("You cannot see this organisation.", code="denied")
+        if not is_valid_path_part(org):
+            raise forms.ValidationError("An organisation ID has only letters, digits, “-” and “_”.", code="invalid")
+        return org

@@ -22,11 +22,21 @@ from timeline_site.invent.errors import (
     InventNotFound,
     InventRateLimited,
 )
+from timeline_site.invent.spans import activity_spans, contact_state
 from timeline_site.invent.timeline import timeline_page
 from timeline_site.invent.types import Contact
-from timeline_site.timeline.access import can_view_org
+from timeline_site.timeline.access import allowed_org_ids, can_view_org
+from timeline_site.timeline.contact_display import build_header
 from timeline_site.timeline.display import build_entries
-from timeline_site.timeline.forms import TYPE_LABELS, TimelineQueryForm, cursor_params
+from timeline_site.timeline.find import (
+    MIN_QUERY_LENGTH,
+    contact_results,
+    org_choices,
+    parse_query,
+    recently_viewed,
+    remembered_org,
+)
+from timeline_site.timeline.forms import TYPE_LABELS, ContactSearchForm, TimelineQueryForm, cursor_params
 from timeline_site.timeline.models import TimelineView
 
 logger = logging.getLogger(__name__)
@@ -128,6 +138,8 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
         return _with_retry_after(response, problem)
 
     now = timezone.now()
+    # How long each block, unsubscription or segment membership on this page lasted.
+    spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities)
     context.update(
         page=page,
         entries=build_entries(
@@ -136,6 +148,7 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
             tz=timezone.get_current_timezone(),
             now=now,
             previous=cursor.before if cursor else None,
+            spans=spans,
         ),
         next_url=(
             f"{base_url}?{urlencode([*filter_params, *cursor_params(page.next_cursor)])}" if page.next_cursor else None
@@ -147,6 +160,8 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
 
     contact = contact_header(org_id=org_id, contact_id=contact_id)
     context["contact"] = contact
+    state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact)
+    context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
     if cursor is None:
         TimelineView.objects.create(
             user=request.user,
@@ -158,9 +173,71 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     return render(request, "timeline/timeline.html", context)
 
 
+FIND_ORG_SESSION_KEY = "find_org"
+SEARCH_RESULTS = 20
+
+
+def search_failure(error: InventError, *, org_id: str) -> Problem:
+    if isinstance(error, InventNotFound):
+        return Problem("Organisation not found", f"Invent has no organisation “{org_id}”. Check its ID.", 404)
+    return describe_failure(error)
+
+
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "timeline/index.html", {})
+@vary_on_headers("HX-Request")
+@never_cache
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    """Find a contact: the whole page, or only its results for htmx's search-as-you-type."""
+    orgs = org_choices(request.user)
+    org_ids = allowed_org_ids(request.user)  # None: a superuser, who may type any org
+    data = request.GET.copy()
+    asked_org = bool(data.get("org"))
+    if not asked_org:
+        data["org"] = remembered_org(request.session.get(FIND_ORG_SESSION_KEY), orgs, any_org=org_ids is None)
+    form = ContactSearchForm(data, org_ids=org_ids)
+    valid = form.is_valid()
+    if asked_org and form.has_error("org") and org_ids is not None:
+        raise Http404("No such organisation")  # a denied org looks exactly like an unknown one
+
+    org_id: str = form.cleaned_data["org"] if valid else ""
+    query = parse_query(form.cleaned_data["q"]) if valid else None
+    context: dict[str, object] = {
+        "orgs": orgs,
+        "any_org": org_ids is None,
+        "selected_org": org_id or data.get("org", ""),
+        "org_label": next((o.label for o in orgs if o.id == org_id), org_id),
+        "query_text": data.get("q", "")[:200],
+        "query": query,
+        "errors": [str(e) for errors in form.errors.values() for e in errors] if asked_org or data.get("q") else [],
+    }
+    if valid and request.session.get(FIND_ORG_SESSION_KEY) != org_id:
+        request.session[FIND_ORG_SESSION_KEY] = org_id
+
+    problem = None
+    if query is not None and len(query.text) >= MIN_QUERY_LENGTH:
+        try:
+            found = get_client().list_contacts(org_id=org_id, filters=query.filters, take=SEARCH_RESULTS)
+        except InventError as exc:
+            problem = search_failure(exc, org_id=org_id)
+            context["problem"] = problem
+        else:
+            context.update(
+                results=contact_results(org_id, found.items),
+                total=found.total,
+                more=found.has_more or (found.total or 0) > len(found.items),
+            )
+    else:
+        context["too_short"] = query is not None
+
+    if request.htmx and not request.htmx.history_restore_request:
+        template = "timeline/index.html#results"
+    else:
+        template = "timeline/index.html"
+        context["recent"] = recently_viewed(
+            request.user, orgs=orgs, tz=timezone.get_current_timezone(), now=timezone.now()
+        )
+    response = render(request, template, context, status=problem.status if problem else 200)
+    return _with_retry_after(response, problem) if problem else response
 
 
 @login_not_required
