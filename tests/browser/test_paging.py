@@ -1,0 +1,325 @@
+"""Infinite scroll over the live feed: complete, without duplicates, resilient, and without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from playwright.sync_api import Route, expect
+
+from tests.browser.conftest import AppServer, BrowserWatch, OpenPage
+from tests.browser.pages import (
+    ARTICLES,
+    article_ids,
+    article_types,
+    load_next_page,
+    scroll_to_bottom,
+    scroll_to_end,
+    wait_for_more_articles,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+PAGE_SIZE = 50
+ORG = "northwind"
+# Contacts this module pads with extra activities so they span several pages.
+# No other test uses them, so what these tests do to them cannot leak.
+LIVE_CONTACT = (ORG, "ct_olivia")  # gets new activities mid-scroll
+FAILING_CONTACT = ("northwind-emea", "ct_hannah")  # goes down mid-scroll
+FILTERED_LIVE_CONTACT = (ORG, "ct_priya")  # filtered, with new activities mid-scroll
+NOTES_AND_FILES = ("note_created", "file_uploaded")
+
+
+def _assert_unique(ids: list[str]) -> None:
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+    assert not duplicates, f"{len(duplicates)} activities shown twice, e.g. {duplicates[:5]}"
+
+
+@pytest.fixture(scope="module")
+def live_contact(app_server: AppServer) -> tuple[str, str]:
+    app_server.add_activities(*LIVE_CONTACT, count=3 * PAGE_SIZE)
+    return LIVE_CONTACT
+
+
+@pytest.fixture(scope="module")
+def failing_contact(app_server: AppServer) -> tuple[str, str]:
+    app_server.add_activities(*FAILING_CONTACT, count=4 * PAGE_SIZE)
+    return FAILING_CONTACT
+
+
+@pytest.fixture(scope="module")
+def filtered_live_contact(app_server: AppServer) -> tuple[str, str]:
+    # Interleaved types, so a Notes + Files filter merges two upstream streams page after page.
+    batches = [("note_created", 13), ("segment_added", 4), ("file_uploaded", 9), ("contact_blocked", 1)]
+    app_server.pad(*FILTERED_LIVE_CONTACT, batches * 7)
+    return FILTERED_LIVE_CONTACT
+
+
+def _assert_filtered_feed(
+    ids: list[str], types: list[str], upstream: list[tuple[str, str, str]], wanted: tuple[str, ...]
+) -> None:
+    """`ids` is an unbroken newest-first prefix of the upstream activities of the wanted types.
+
+    Same-second activities may come in any order (merged streams need not keep
+    Invent's tie order), so the check is by time: everything strictly newer than
+    the last card shown is shown, nothing older is, and nothing twice.
+    """
+    _assert_unique(ids)
+    assert set(types) <= set(wanted), f"cards of other types: {set(types) - set(wanted)}"
+    when = {
+        i: datetime.fromisoformat(created_at) for i, activity_type, created_at in upstream if activity_type in wanted
+    }
+    unknown = [i for i in ids if i not in when]
+    assert not unknown, f"cards that are not upstream activities of these types: {unknown[:5]}"
+    times = [when[i] for i in ids]
+    assert times == sorted(times, reverse=True), "the feed is not newest first"
+    newer = {i for i, t in when.items() if t > times[-1]}
+    missing = sorted(newer - set(ids))
+    assert not missing, f"{len(missing)} activities skipped, e.g. {missing[:5]}"
+
+
+def test_heavy_contact_scrolls_to_the_end_without_duplicates_or_gaps(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, screenshot: Callable[..., None]
+) -> None:
+    expected = app_server.upstream_ids(ORG, "ct_heavy")
+    assert len(expected) > 5000
+    page = open_page()
+    page.goto(app_server.timeline_url(ORG, "ct_heavy"))
+    first = page.locator(ARTICLES).first
+    assert first.get_attribute("aria-setsize") == str(len(expected))
+
+    started = time.monotonic()
+    pages = scroll_to_end(page, max_pages=len(expected) // PAGE_SIZE + 5)
+    elapsed = time.monotonic() - started
+    print(f"\nct_heavy: {len(expected)} activities, {pages} pages scrolled in {elapsed:.1f} s")
+
+    ids = article_ids(page)
+    _assert_unique(ids)
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert ids == expected, "the timeline is not the upstream feed, newest first"
+    positions = page.eval_on_selector_all(ARTICLES, "els => els.map(e => Number(e.getAttribute('aria-posinset')))")
+    assert positions == list(range(1, len(expected) + 1))
+    assert "nothing older" in page.locator("[data-timeline-end]").inner_text()
+    # 104 appended fragments later, the document is still one document: ids
+    # unique, and every card's accessible name points at an element that exists.
+    problems = page.evaluate(_DOM_PROBLEMS)
+    assert problems == {"duplicateIds": [], "danglingLabels": []}, problems
+    screenshot(page, "heavy-end-desktop")
+    watch.assert_clean()
+
+
+def test_activities_added_mid_scroll_are_neither_repeated_nor_skipped(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, live_contact: tuple[str, str]
+) -> None:
+    expected = app_server.upstream_ids(*live_contact)
+    assert len(expected) > 3 * PAGE_SIZE
+    page = open_page()
+    page.goto(app_server.timeline_url(*live_contact))
+    assert load_next_page(page) == 2 * PAGE_SIZE
+
+    # New activities arrive upstream: Invent's page 3 now starts 7 items earlier
+    # in the feed, i.e. with the last 7 cards already on screen.
+    added = app_server.add_activities(*live_contact, count=7)
+    assert len(added) == 7
+    scroll_to_end(page, max_pages=len(expected) // PAGE_SIZE + 3)
+
+    ids = article_ids(page)
+    _assert_unique(ids)
+    assert ids == expected, "cards were skipped or reordered after the feed grew"
+    assert not set(added) & set(ids), "activities newer than the first page were appended at the bottom"
+    watch.assert_clean()
+
+
+def test_filtered_heavy_timeline_pages_without_duplicates_or_gaps(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    upstream = app_server.upstream_activities(ORG, "ct_heavy")
+    page = open_page()
+    page.goto(app_server.timeline_url(ORG, "ct_heavy", "type=note_created&type=file_uploaded"))
+    for _ in range(5):
+        load_next_page(page)
+    assert page.locator(ARTICLES).count() == 6 * PAGE_SIZE
+    _assert_filtered_feed(article_ids(page), article_types(page), upstream, NOTES_AND_FILES)
+    watch.assert_clean()
+
+
+def test_filtered_scroll_stays_whole_when_activities_arrive(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, filtered_live_contact: tuple[str, str]
+) -> None:
+    upstream = app_server.upstream_activities(*filtered_live_contact)
+    expected = [i for i, t, _when in upstream if t in NOTES_AND_FILES]
+    assert len(expected) > 3 * PAGE_SIZE
+    page = open_page()
+    page.goto(app_server.timeline_url(*filtered_live_contact, "type=note_created&type=file_uploaded"))
+    assert load_next_page(page) == 2 * PAGE_SIZE
+
+    app_server.add_activities(*filtered_live_contact, count=7, activity_type="note_created")
+    app_server.add_activities(*filtered_live_contact, count=3, activity_type="file_uploaded")
+    scroll_to_end(page, max_pages=len(expected) // PAGE_SIZE + 3)
+
+    ids = article_ids(page)
+    _assert_filtered_feed(ids, article_types(page), upstream, NOTES_AND_FILES)
+    assert sorted(ids) == sorted(expected), "the filtered timeline lost or gained activities"
+    watch.assert_clean()
+
+
+def test_upstream_failure_mid_scroll_keeps_the_cards_and_retry_carries_on(
+    app_server: AppServer,
+    open_page: OpenPage,
+    watch: BrowserWatch,
+    failing_contact: tuple[str, str],
+    screenshot: Callable[..., None],
+) -> None:
+    expected = app_server.upstream_ids(*failing_contact)
+    assert len(expected) > 4 * PAGE_SIZE
+    page = open_page()
+    page.goto(app_server.timeline_url(*failing_contact))
+    assert load_next_page(page) == 2 * PAGE_SIZE
+    shown = article_ids(page)
+
+    # The browser logs the dashboard's deliberate 502 for the failed fragment.
+    watch.allow(r"the server responded with a status of 502")
+    app_server.set_behaviour(*failing_contact, "down")
+    try:
+        scroll_to_bottom(page)  # page 3 was never fetched, so no cached copy can hide the failure
+        wait_for_more_articles(page, len(shown))
+        wait_idle(page)
+        pager = page.locator("#pager")
+        expect(pager).to_have_class(re.compile(r"\bpager-error\b"))
+        expect(pager.get_by_role("alert")).to_contain_text("Invent is not answering")
+        retry = pager.get_by_role("button", name="Retry")
+        expect(retry).to_be_visible()
+        assert article_ids(page) == shown, "cards already on screen changed when the next page failed"
+        pager.scroll_into_view_if_needed()
+        screenshot(page, "pager-error-desktop")
+    finally:
+        app_server.set_behaviour(*failing_contact, "normal")
+
+    retry.click()
+    wait_for_more_articles(page, len(shown))
+    wait_idle(page)
+    ids = article_ids(page)
+    assert len(ids) == 3 * PAGE_SIZE
+    assert ids[: len(shown)] == shown
+    expect(page.locator("#pager.pager-error")).to_have_count(0)
+
+    # Paging carries on from where the retry left it, to the very end.
+    scroll_to_end(page, max_pages=len(expected) // PAGE_SIZE + 3)
+    ids = article_ids(page)
+    _assert_unique(ids)
+    assert ids == expected
+    watch.assert_clean()
+
+
+def test_appending_a_page_does_not_move_what_the_reader_is_looking_at(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    page = open_page()
+    held: list[Route] = []
+
+    # Hold the next-page request so the "before" measurement cannot race the swap.
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(lambda url: "before=" in url, hold)
+    page.goto(app_server.timeline_url(ORG, "ct_heavy"))
+    # The reader scrolls to where the next page is prefetched, well above the
+    # bottom, and stops there.
+    page.evaluate(
+        "() => window.scrollTo(0,"
+        " document.getElementById('pager').getBoundingClientRect().top + window.scrollY - 1.5 * window.innerHeight)"
+    )
+    for _ in range(200):  # bounded: about 10 s
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "scrolling into the prefetch zone did not ask for the next page"
+    expect(page.locator("#timeline-feed")).to_have_attribute("aria-busy", "true")
+    before = page.evaluate(_VIEWPORT_STATE)
+
+    held[0].continue_()
+    wait_for_more_articles(page, PAGE_SIZE)
+    wait_idle(page)
+    page.evaluate(_TWO_FRAMES)
+    after = page.evaluate(_VIEWPORT_STATE, before["anchorId"])
+
+    assert page.locator(ARTICLES).count() == 2 * PAGE_SIZE
+    assert abs(after["scrollY"] - before["scrollY"]) <= 1, (before, after)
+    assert abs(after["anchorTop"] - before["anchorTop"]) <= 1, (before, after)
+    watch.assert_clean()
+
+
+def test_first_page_of_cards_is_in_the_first_response(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    expected = app_server.upstream_ids(ORG, "ct_heavy")[:PAGE_SIZE]
+    page = open_page()
+    later_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            later_requests.append(request.url) if request.resource_type in ("document", "xhr", "fetch") else None
+        ),
+    )
+    response = page.goto(app_server.timeline_url(ORG, "ct_heavy"))
+    assert response is not None and response.ok
+    in_html = re.findall(r'data-activity-id="([^"]+)"', response.text())
+    assert in_html == expected
+
+    expect(page.locator(ARTICLES).first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert article_ids(page) == expected
+    assert later_requests == [response.url], "the page needed more than one round trip to show its cards"
+    watch.assert_clean()
+
+
+def test_older_activities_link_works_without_javascript(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, screenshot: Callable[..., None]
+) -> None:
+    expected = app_server.upstream_ids(ORG, "ct_ada")
+    assert PAGE_SIZE < len(expected) <= 2 * PAGE_SIZE
+    page = open_page(java_script_enabled=False)
+    page.goto(app_server.timeline_url(ORG, "ct_ada"))
+    first = article_ids(page)
+    assert first == expected[:PAGE_SIZE]
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Older activities").click()
+    assert "before=" in page.url
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace")  # a full page, not a fragment
+    second = article_ids(page)
+    assert second, "the older page is empty"
+    assert not set(first) & set(second)
+    assert first + second == expected
+    assert page.locator(ARTICLES).first.get_attribute("aria-posinset") == str(PAGE_SIZE + 1)
+    expect(page.locator("[data-timeline-end]")).to_be_visible()
+    screenshot(page, "nojs-older-desktop", full_page=True)
+    watch.assert_clean()
+
+
+_VIEWPORT_STATE = """
+(anchorId) => {
+  const articles = [...document.querySelectorAll('article[data-activity-id]')];
+  const anchor = anchorId
+    ? articles.find(a => a.dataset.activityId === anchorId)
+    : articles.find(a => a.getBoundingClientRect().top >= 0);
+  return {scrollY: window.scrollY, anchorId: anchor.dataset.activityId, anchorTop: anchor.getBoundingClientRect().top};
+}
+"""
+_DOM_PROBLEMS = """
+() => {
+  const seen = new Map();
+  for (const el of document.querySelectorAll('[id]')) { seen.set(el.id, (seen.get(el.id) || 0) + 1); }
+  const duplicateIds = [...seen].filter(([, n]) => n > 1).map(([id]) => id).slice(0, 10);
+  const danglingLabels = [...document.querySelectorAll('[aria-labelledby]')]
+    .flatMap(el => el.getAttribute('aria-labelledby').split(/\\s+/))
+    .filter(id => !document.getElementById(id)).slice(0, 10);
+  return {duplicateIds, danglingLabels};
+}
+"""
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
