@@ -317,3 +317,28 @@ def test_audit_trail_is_readable_but_not_editable_in_the_admin(client: Client, s
     view = TimelineView.objects.get(user=staff_user)
     assert client.post(f"/admin/timeline/timelineview/{view.pk}/delete/", {"post": "yes"}).status_code == 403
     assert TimelineView.objects.filter(pk=view.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "remote", "forwarded", "expected"),
+    [
+        ([], "10.0.0.5", "203.0.113.9", "10.0.0.5"),  # no proxy configured: the header is ignored
+        (["10.0.0.0/8"], "10.0.0.5", "203.0.113.9", "203.0.113.9"),
+        (["10.0.0.0/8"], "10.0.0.5", "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9"),  # forged left part
+        (["10.0.0.0/8"], "192.0.2.44", "203.0.113.9", "192.0.2.44"),  # not from the proxy: ignored
+        (["10.0.0.0/8"], "10.0.0.5", "not-an-ip", "10.0.0.5"),
+    ],
+)
+def test_client_address_behind_a_trusted_proxy(
+    settings: Any, trusted: list[str], remote: str, forwarded: str, expected: str
+) -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from timeline_site.timeline.middleware import ClientAddressMiddleware
+
+    settings.TRUSTED_PROXIES = trusted
+    seen: list[str] = []
+    middleware = ClientAddressMiddleware(lambda request: seen.append(request.META["REMOTE_ADDR"]) or HttpResponse())
+    middleware(RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded))
+    assert seen == [expected]

@@ -287,7 +287,7 @@ def shown_notes(html: str) -> dict[str, str]:
     notes = {}
     for article in re.findall(r"<article .*?</article>", html, flags=re.S):
         ident = re.search(r'data-activity-id="([^"]+)"', article).group(1)  # type: ignore[union-attr]
-        note = re.search(r'<p class="span-note[^"]*"[^>]*>([^<]*)</p>', article)
+        note = re.search(r'<p id="span-\d+" class="span-note[^"]*"[^>]*>([^<]*)</p>', article)
         if note:
             notes[ident] = note.group(1)
     return notes
@@ -306,6 +306,23 @@ def read_every_page(client: Client, url: str) -> tuple[dict[str, str], dict[str,
         page += 1
         html = client.get(found.group(1).replace("&amp;", "&"), HTTP_HX_REQUEST="true").content.decode()
         notes.update(shown_notes(html))
+        notes.update(followed_notes(client, html))
+
+
+def followed_notes(client: Client, fragment: str) -> dict[str, str]:
+    """Appended pages get their spans from the request their pager makes once they are on screen."""
+    loader = re.search(r'class="spans-loader" data-hx-get="([^"]+)"', fragment)
+    if not loader:
+        return {}
+    position_to_id = dict(re.findall(r'data-activity-id="([^"]+)"[^>]*?aria-posinset="(\d+)"', fragment, flags=re.S))
+    by_position = {pos: ident for ident, pos in position_to_id.items()}
+    spans = client.get(loader.group(1).replace("&amp;", "&"), HTTP_HX_REQUEST="true").content.decode()
+    return {
+        by_position[pos]: text
+        for pos, text in re.findall(
+            r'<p id="span-(\d+)" class="span-note[^"]*"[^>]*data-hx-swap-oob="true">([^<]*)</p>', spans
+        )
+    }
 
 
 def test_every_paired_card_of_a_contact_says_how_long_across_pages(staff_client: Client, settings: Any) -> None:

@@ -19,7 +19,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 # What each type's card must say, beyond the common article wrapper.
 CARD_MARKERS = {
-    "note_created": ['class="note-text"', "<h3 class=\"card-title\" id=\"t-1\">Note</h3>"],
+    "note_created": ['class="note-text"', '<h3 class="card-title" id="t-1">Note</h3>'],
     "file_uploaded": ['class="file ', "File uploaded", 'class="file-size"'],
     "segment_added": ["Added to segment", 'class="chip seg-'],
     "segment_removed": ["Removed from segment", 'class="chip seg-'],
@@ -246,3 +246,49 @@ def test_stale_copy_is_served_with_a_note_when_invent_fails(staff_client: Client
     html = response.content.decode()
     assert response.status_code == 200
     assert "may be out of date" in html and len(article_ids(html)) == 50
+
+
+def test_appended_pages_get_their_spans_from_a_follow_up_request(staff_client: Client) -> None:
+    first = staff_client.get(HEAVY).content.decode()
+    assert "spans-loader" not in first  # a full page carries its spans inline
+    fragment = staff_client.get(next_url(first), **HX).content.decode()  # type: ignore[arg-type]
+    loader = re.search(r'class="spans-loader" data-hx-get="([^"]+)"', fragment)
+    assert loader and re.search(r'<p id="span-\d+" class="span-note" hidden></p>', fragment)
+    response = staff_client.get(loader.group(1).replace("&amp;", "&"), **HX)
+    assert response["HX-Reswap"] == "none"
+    notes = re.findall(
+        r'<p id="span-(\d+)" class="span-note[^"]*"[^>]*data-hx-swap-oob="true">([^<]+)</p>', response.content.decode()
+    )
+    placeholders = re.findall(r'<p id="span-(\d+)" class="span-note" hidden>', fragment)
+    assert notes and {pos for pos, _ in notes} <= set(placeholders)
+
+
+def test_a_repeated_fragment_is_served_from_the_cache_without_upstream_calls(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timeline_site.invent.client import InventClient
+
+    url = next_url(staff_client.get(HEAVY).content.decode())
+    assert url
+    first = staff_client.get(url, **HX)
+    monkeypatch.setattr(InventClient, "get_json", lambda *a, **k: pytest.fail("upstream call on a cached fragment"))
+    second = staff_client.get(url, **HX)
+    assert second.status_code == 200 and second.content == first.content
+
+
+def test_a_stale_scrolled_page_says_so(staff_client: Client) -> None:
+    from django.core.cache import cache
+
+    from timeline_site.invent.cache import _key
+
+    url = next_url(staff_client.get(HEAVY).content.decode())
+    assert url
+    staff_client.get(url, **HX)
+    call_command("demo_invent_set_behaviour", "--org", "northwind", "--contact", "ct_heavy", "down", verbosity=0)
+    # Everything fresh has expired; only the stale copy of page 2 is left.
+    stale_key = _key("act", "northwind", "ct_heavy", "all", 2, 50) + ":stale"
+    stale_copy = cache.get(stale_key)
+    cache.clear()
+    cache.set(stale_key, stale_copy)
+    html = staff_client.get(url, **HX).content.decode()
+    assert len(article_ids(html)) == 50 and "may be out of date" in html

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 FRAME_ANCESTORS = env_list("DJANGO_FRAME_ANCESTORS")
 
 MIDDLEWARE = [
+    "timeline_site.timeline.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Server-Timing (upstream vs. the dashboard's own time) on every dynamic response.
@@ -166,6 +167,9 @@ SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_HOURS", 12, minimum=1) * 3600
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Load balancers whose X-Forwarded-For names the client (addresses or networks),
+# for the sign-in throttle and the audit trail.
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES")
 # The TLS-terminating proxy is trusted by gunicorn (forwarded_allow_ips), which
 # sets wsgi.url_scheme; Django then needs no SECURE_PROXY_SSL_HEADER.
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -29,7 +28,7 @@ from django.conf import settings
 from timeline_site.invent.budget import budget_used
 from timeline_site.invent.client import MAX_TAKE, upstream_ms
 from timeline_site.invent.errors import InventError
-from timeline_site.invent.timeline import fetch_activity_page
+from timeline_site.invent.timeline import fetch_activity_page, parallel_map
 from timeline_site.invent.types import Activity, ActivityPage, Contact, Segment
 
 logger = logging.getLogger(__name__)
@@ -178,8 +177,7 @@ class _Streams:
                 # As in timeline.py: a worker's upstream time is its own, the request pays the slowest.
                 return fetch(stream), upstream_ms.get()
 
-            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                outcomes = list(pool.map(fetch_in_thread, todo))
+            outcomes = parallel_map(fetch_in_thread, todo)
             upstream_ms.set(upstream_ms.get() + max(ms for _, ms in outcomes))
             results = [result for result, _ in outcomes]
         else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
-from timeline_site.invent.spans import ActivitySpan, SpanState
+from timeline_site.invent.spans import SPAN_TYPES, ActivitySpan, SpanState
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity
 from timeline_site.timeline.cards import card_template
 
@@ -144,6 +144,7 @@ class Entry:
     is_known_type: bool
     span: ActivitySpan | None = None  # for paired events (blocked/unblocked, ...): how long the state held
     span_text: str = ""
+    span_pending: bool = False  # spans for this page follow in their own request
 
 
 def build_entries(
@@ -157,7 +158,8 @@ def build_entries(
 ) -> list[Entry]:
     """Cards for one page. `previous` is the time of the last card already on screen, so a day
     that started on the previous page gets no second header. `spans` (by activity id) come from
-    timeline_site.invent.spans."""
+    timeline_site.invent.spans; None means they follow later (placeholders are left for them)."""
+    pending = spans is None
     spans = spans or {}
     today = now.astimezone(tz).date()
     last_day = previous.astimezone(tz).date() if previous is not None else None
@@ -176,6 +178,7 @@ def build_entries(
                 is_known_type=activity.type in KNOWN_ACTIVITY_TYPES,
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
+                span_pending=pending and activity.type in SPAN_TYPES,
             )
         )
         last_day = day

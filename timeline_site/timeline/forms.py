@@ -59,6 +59,8 @@ class TimelineQueryForm(forms.Form):
     pages = forms.CharField(required=False, max_length=200)
     counts = forms.CharField(required=False, max_length=200)
     shown = forms.IntegerField(required=False, min_value=0, max_value=MAX_SHOWN)
+    # Asked by htmx after a page is on screen: only that page's state spans.
+    spans = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -6,12 +6,15 @@ absent or unknown zone falls back to UTC, which the page then says.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -62,3 +65,38 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
             login_url = response["Location"].split("?", 1)[0]
             return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': current}, safe='/')}")
         return super().handle_no_permission(request, view_func)
+
+
+def _networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+class ClientAddressMiddleware:
+    """Behind a load balancer every request comes from the balancer's address; the
+    sign-in throttle and the audit trail need the client's. When the request comes
+    from a trusted proxy (DJANGO_TRUSTED_PROXIES), the client is the right-most
+    X-Forwarded-For entry that is not itself a trusted proxy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.networks = _networks(settings.TRUSTED_PROXIES)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        remote = request.META.get("REMOTE_ADDR", "")
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if self.networks and forwarded and _trusted(remote, self.networks):
+            for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+                if not _trusted(hop, self.networks):
+                    # A forged, malformed entry keeps the proxy's address.
+                    with contextlib.suppress(ValueError):
+                        request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(hop))
+                    break
+        return self.get_response(request)

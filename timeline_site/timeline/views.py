@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,14 +18,15 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
-from timeline_site.invent.client import get_client, is_valid_path_part
+from timeline_site.invent.client import is_valid_path_part
+from timeline_site.invent.contacts import fetch_contact, search_contacts
 from timeline_site.invent.errors import (
     InventAuthError,
     InventError,
     InventNotFound,
     InventRateLimited,
 )
-from timeline_site.invent.spans import activity_spans, contact_state
+from timeline_site.invent.spans import SPAN_TYPES, activity_spans, contact_state
 from timeline_site.invent.timeline import timeline_page
 from timeline_site.invent.types import Contact
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
@@ -77,10 +81,21 @@ def _with_retry_after(response: HttpResponse, problem: Problem) -> HttpResponse:
     return response
 
 
+def with_param(url: str, param: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{param}"
+
+
+def rendered_fragment_key(request: HttpRequest, partial: str) -> str:
+    """Cache key of a rendered fragment: the path and query (ids are validated, the query is
+    hashed to bound the key), the partial and the viewer's time zone. Nothing secret."""
+    query = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
+    return f"fragment:v1:{partial}:{timezone.get_current_timezone_name()}:{query}"
+
+
 def contact_header(*, org_id: str, contact_id: str) -> Contact | None:
     """The contact for the page header; a failure here only costs the header, never the timeline."""
     try:
-        return get_client().get_contact(org_id=org_id, contact_id=contact_id)
+        return fetch_contact(org_id=org_id, contact_id=contact_id)
     except InventError as exc:
         logger.info("No contact header for %s/%s: %s", org_id, contact_id, type(exc).__name__)
         return None
@@ -114,6 +129,14 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
 
     types: list[str] = form.cleaned_data["type"]
     cursor = form.cleaned_data["cursor"]
+    spans_only = fragment and form.cleaned_data["spans"]
+    if fragment and not spans_only:
+        # A fragment is the same for every viewer of this org in this time zone:
+        # a repeat within the cache lifetime is answered without rendering again.
+        fragment_key = rendered_fragment_key(request, partial)
+        cached_html = cache.get(fragment_key) if settings.INVENT_CACHE_SECONDS > 0 else None
+        if cached_html is not None:
+            return HttpResponse(cached_html)
     filter_params = [("type", t) for t in types]
     context.update(selected_types=types, filter_query=urlencode(filter_params))
 
@@ -138,8 +161,16 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
         return _with_retry_after(response, problem)
 
     now = timezone.now()
-    # How long each block, unsubscription or segment membership on this page lasted.
-    spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities)
+    # How long each block, unsubscription or segment membership on this page
+    # lasted. Working that out can take several upstream reads, so pages that
+    # htmx appends get their spans from a second request made once the cards
+    # are on screen; full pages (also the no-JavaScript path) carry them inline.
+    has_paired_events = any(a.type in SPAN_TYPES for a in page.activities)
+    spans_follow = fragment and has_paired_events
+    if not spans_follow or spans_only:
+        spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities)
+    else:
+        spans = None
     context.update(
         page=page,
         entries=build_entries(
@@ -153,10 +184,16 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
         next_url=(
             f"{base_url}?{urlencode([*filter_params, *cursor_params(page.next_cursor)])}" if page.next_cursor else None
         ),
+        spans_url=with_param(request.get_full_path(), "spans=1") if spans_follow and not spans_only else None,
         is_first_page=cursor is None,
     )
+    if spans_only:
+        return reswap(render(request, "timeline/timeline.html#spans", context), "none")
     if fragment:
-        return render(request, f"timeline/timeline.html#{partial}", context)
+        html = render(request, f"timeline/timeline.html#{partial}", context)
+        if not page.stale:
+            cache.set(fragment_key, html.content, timeout=settings.INVENT_CACHE_SECONDS)
+        return html
 
     contact = contact_header(org_id=org_id, contact_id=contact_id)
     context["contact"] = contact
@@ -216,7 +253,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     problem = None
     if query is not None and len(query.text) >= MIN_QUERY_LENGTH:
         try:
-            found = get_client().list_contacts(org_id=org_id, filters=query.filters, take=SEARCH_RESULTS)
+            found = search_contacts(org_id=org_id, filters=query.filters, take=SEARCH_RESULTS)
         except InventError as exc:
             problem = search_failure(exc, org_id=org_id)
             context["problem"] = problem

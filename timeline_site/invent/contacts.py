@@ -1,0 +1,21 @@
+"""Contacts: the one record behind a timeline's header, and searches for the find page."""
+
+from __future__ import annotations
+
+from timeline_site.invent.cache import cached_contact
+from timeline_site.invent.client import ContactFilters, get_client
+from timeline_site.invent.types import Contact, ContactPage
+
+
+def fetch_contact(*, org_id: str, contact_id: str) -> Contact | None:
+    """The contact record (None when Invent has none to give), through the same cache as pages."""
+    contact, _stale = cached_contact(
+        org_id=org_id, contact_id=contact_id,
+        fetch=lambda: get_client().get_contact(org_id=org_id, contact_id=contact_id),
+    )  # fmt: skip
+    return contact
+
+
+def search_contacts(*, org_id: str, filters: ContactFilters, take: int) -> ContactPage:
+    """One page of contacts matching Invent's filters (never cached: staff are looking for what is there now)."""
+    return get_client().list_contacts(org_id=org_id, filters=filters, take=take)
