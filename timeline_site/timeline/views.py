@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -41,6 +38,7 @@ from timeline_site.timeline.find import (
     remembered_org,
 )
 from timeline_site.timeline.forms import TYPE_LABELS, ContactSearchForm, TimelineQueryForm, cursor_params
+from timeline_site.timeline.fragments import cached_fragment, fragment_key, store_fragment
 from timeline_site.timeline.models import TimelineView
 
 logger = logging.getLogger(__name__)
@@ -85,13 +83,6 @@ def with_param(url: str, param: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{param}"
 
 
-def rendered_fragment_key(request: HttpRequest, partial: str) -> str:
-    """Cache key of a rendered fragment: the path and query (ids are validated, the query is
-    hashed to bound the key), the partial and the viewer's time zone. Nothing secret."""
-    query = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-    return f"fragment:v1:{partial}:{timezone.get_current_timezone_name()}:{query}"
-
-
 def contact_header(*, org_id: str, contact_id: str) -> Contact | None:
     """The contact for the page header; a failure here only costs the header, never the timeline."""
     try:
@@ -133,10 +124,9 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     if fragment and not spans_only:
         # A fragment is the same for every viewer of this org in this time zone:
         # a repeat within the cache lifetime is answered without rendering again.
-        fragment_key = rendered_fragment_key(request, partial)
-        cached_html = cache.get(fragment_key) if settings.INVENT_CACHE_SECONDS > 0 else None
-        if cached_html is not None:
-            return HttpResponse(cached_html)
+        cache_key = fragment_key(request, partial)
+        if (cached := cached_fragment(request, cache_key)) is not None:
+            return cached
     filter_params = [("type", t) for t in types]
     context.update(selected_types=types, filter_query=urlencode(filter_params))
 
@@ -190,10 +180,10 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     if spans_only:
         return reswap(render(request, "timeline/timeline.html#spans", context), "none")
     if fragment:
-        html = render(request, f"timeline/timeline.html#{partial}", context)
+        response = render(request, f"timeline/timeline.html#{partial}", context)
         if not page.stale:
-            cache.set(fragment_key, html.content, timeout=settings.INVENT_CACHE_SECONDS)
-        return html
+            store_fragment(cache_key, response)
+        return response
 
     contact = contact_header(org_id=org_id, contact_id=contact_id)
     context["contact"] = contact
