@@ -106,6 +106,12 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     # requests without JavaScript get the full page.
     fragment = bool(request.htmx) and not request.htmx.history_restore_request
     partial = "timeline" if fragment and request.htmx.target == "timeline" else "page"
+    # A fragment is the same for every viewer of this org in this time zone: a
+    # repeat within the cache lifetime is answered without reading or rendering
+    # again. Only fragments of valid queries are ever stored.
+    cache_key = fragment_key(request, partial)
+    if fragment and (cached := cached_fragment(request, cache_key)) is not None:
+        return cached
     form = TimelineQueryForm(request.GET)
     base_url = reverse("contact_timeline", args=[org_id, contact_id])
     context: dict[str, object] = {
@@ -121,12 +127,6 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     types: list[str] = form.cleaned_data["type"]
     cursor = form.cleaned_data["cursor"]
     spans_only = fragment and form.cleaned_data["spans"]
-    if fragment and not spans_only:
-        # A fragment is the same for every viewer of this org in this time zone:
-        # a repeat within the cache lifetime is answered without rendering again.
-        cache_key = fragment_key(request, partial)
-        if (cached := cached_fragment(request, cache_key)) is not None:
-            return cached
     filter_params = [("type", t) for t in types]
     context.update(selected_types=types, filter_query=urlencode(filter_params))
 
