@@ -8,6 +8,7 @@ over HTTP and dashboards) sharing one Redis, and the app on PostgreSQL.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import runpy
 import secrets
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import requests
@@ -116,6 +117,13 @@ def test_gunicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyP
 # --- Real services ------------------------------------------------------------------
 
 
+def unavailable(reason: str) -> NoReturn:
+    """On a developer's machine without the service, skip; in CI (which starts both) it is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def redis_or_skip() -> Any:
     import redis
 
@@ -123,7 +131,7 @@ def redis_or_skip() -> Any:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {exc}")
     return client
 
 
@@ -249,7 +257,7 @@ def postgres_or_skip() -> Any:
     try:
         return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
 
 
 @pytest.mark.services

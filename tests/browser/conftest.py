@@ -186,7 +186,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.skip("the system `chromium` is not installed (apt-get install chromium)")
+        pytest.fail("the system `chromium` is not installed (apt-get install chromium)")
     return {
         **browser_type_launch_args,
         "executable_path": executable,
