@@ -106,3 +106,37 @@ def test_all_types_selected_is_one_unfiltered_stream() -> None:
 def test_empty_timeline_has_no_cursor(feed: FakeFeed) -> None:
     page = timeline_page(org_id="c", contact_id="ct")
     assert page.activities == () and page.next_cursor is None and page.total == 0
+
+
+def test_a_long_same_second_run_of_long_ids_still_fits_in_one_short_link(feed: FakeFeed) -> None:
+    from django.http import QueryDict
+    from django.utils.http import urlencode
+
+    from timeline_site.timeline.forms import TimelineQueryForm, cursor_params
+
+    feed.seed(40, same_second_every=40)  # forty activities in the same second...
+    for item in feed.items:
+        item["id"] = "activity-" + item["id"] + "-" + "x" * 200  # ...with 200-character ids
+    shown: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = timeline_page(org_id="c", contact_id="ct", cursor=cursor)
+        shown += [a.id for a in page.activities]
+        if page.next_cursor is None:
+            break
+        query = urlencode(cursor_params(page.next_cursor))
+        assert len(query) < 2000  # far under gunicorn's 4094-byte request line
+        form = TimelineQueryForm(QueryDict(query))
+        assert form.is_valid(), form.errors
+        cursor = form.cleaned_data["cursor"]
+        assert cursor == page.next_cursor
+    assert sorted(shown) == sorted(a["id"] for a in feed.items) and len(shown) == len(set(shown))
+
+
+def test_impossible_dates_are_skipped_not_a_crash(feed: FakeFeed) -> None:
+    feed.seed(3)
+    feed.items.append({"id": "far", "type": "note_created", "created_at": "9999-12-31T23:59:59Z"})
+    feed.items.append({"id": "early", "type": "note_created", "created_at": "0001-01-01T00:00:00Z"})
+    page = timeline_page(org_id="c", contact_id="ct")
+    assert [a.id for a in page.activities] == [a["id"] for a in feed.items[:3]]
+    assert page.skipped == 2

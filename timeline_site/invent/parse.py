@@ -33,6 +33,7 @@ from timeline_site.invent.types import (
 logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
+MIN_YEAR, MAX_YEAR = 1970, 2999
 # Bidi embedding/override/isolate controls let upstream text reorder what is
 # shown around it ("invoice\u202egnp.exe" reads as "invoiceexe.png"): dropped.
 # Names and file names also lose zero-width characters used for lookalikes.
@@ -96,6 +97,8 @@ def timestamp(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:  # the docs show UTC with a Z; a bare time is read as UTC
         parsed = parsed.replace(tzinfo=UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None  # year 1 or 9999 cannot be shown in every time zone (and is not a real event)
     return parsed
 
 

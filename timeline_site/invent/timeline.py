@@ -15,6 +15,7 @@ merged newest first.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,12 +46,21 @@ def parallel_map[T, R](function: Callable[[T], R], items: Sequence[T]) -> list[R
     return list(_POOL.map(function, items))
 
 
+SEEN_DIGEST_LENGTH = 12
+
+
+def seen_digest(activity_id: str) -> str:
+    """A short, URL-safe stand-in for an upstream id in the cursor: ids are opaque and
+    may be long, and a run of same-second activities must still fit in one URL."""
+    return hashlib.blake2b(activity_id.encode(), digest_size=SEEN_DIGEST_LENGTH // 2).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where the next dashboard page starts. Round-trips through the URL."""
 
     before: datetime  # created_at of the last activity shown
-    seen_ids: tuple[str, ...]  # ids already shown whose created_at == before
+    seen: tuple[str, ...]  # short digests (seen_digest) of the ids already shown whose created_at == before
     pages: tuple[int, ...]  # per stream: upstream page to continue from (0: stream exhausted)
     counts: tuple[int | None, ...] = ()  # per stream: pagination-count when the cursor was made
     shown: int = 0  # activities shown so far (for aria-posinset)
@@ -59,7 +69,7 @@ class Cursor:
         """True when `activity` comes after everything already shown."""
         if activity.created_at < self.before:
             return True
-        return activity.created_at == self.before and activity.id not in self.seen_ids
+        return activity.created_at == self.before and seen_digest(activity.id) not in self.seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +157,7 @@ def timeline_page(
     streams = stream_types(types)
     if cursor is not None and len(cursor.pages) != len(streams):
         # A cursor from another filter: start every stream at the top; the anchor still holds.
-        cursor = Cursor(before=cursor.before, seen_ids=cursor.seen_ids, pages=(1,) * len(streams), shown=cursor.shown)
+        cursor = Cursor(before=cursor.before, seen=cursor.seen, pages=(1,) * len(streams), shown=cursor.shown)
     start_pages = cursor.pages if cursor is not None else (1,) * len(streams)
     counts = cursor.counts if cursor is not None and len(cursor.counts) == len(streams) else (None,) * len(streams)
 
@@ -206,15 +216,15 @@ def timeline_page(
     next_cursor = None
     if not shown and cursor is not None and any(next_pages):
         # Everything read was already shown (the feed grew by more than we read): keep going.
-        next_cursor = Cursor(cursor.before, cursor.seen_ids, tuple(next_pages), next_counts, cursor.shown)
+        next_cursor = Cursor(cursor.before, cursor.seen, tuple(next_pages), next_counts, cursor.shown)
     elif shown and any(next_pages):
         last_time = shown[-1].created_at
-        seen_at_last = [a.id for a in shown if a.created_at == last_time]
+        seen_at_last = [seen_digest(a.id) for a in shown if a.created_at == last_time]
         if cursor is not None and cursor.before == last_time:
-            seen_at_last = [*cursor.seen_ids, *seen_at_last]
+            seen_at_last = [*cursor.seen, *seen_at_last]
         next_cursor = Cursor(
             before=last_time,
-            seen_ids=tuple(seen_at_last[-MAX_SEEN_IDS:]),
+            seen=tuple(seen_at_last[-MAX_SEEN_IDS:]),
             pages=tuple(next_pages),
             counts=next_counts,
             shown=offset + len(shown),

@@ -7,6 +7,7 @@ rejected with a 400 rather than guessed at.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -14,7 +15,7 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 
 from timeline_site.invent.client import is_valid_path_part
-from timeline_site.invent.timeline import MAX_SEEN_IDS, Cursor
+from timeline_site.invent.timeline import MAX_SEEN_IDS, SEEN_DIGEST_LENGTH, Cursor
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES
 
 TYPE_LABELS: dict[str, str] = {
@@ -30,6 +31,7 @@ TYPE_LABELS: dict[str, str] = {
 assert set(TYPE_LABELS) == set(KNOWN_ACTIVITY_TYPES)
 
 MAX_UPSTREAM_PAGE = 100_000
+SEEN_DIGEST = re.compile(rf"[0-9a-f]{{{SEEN_DIGEST_LENGTH}}}")
 MAX_SHOWN = 10_000_000
 MAX_STREAMS = len(KNOWN_ACTIVITY_TYPES)
 
@@ -73,7 +75,7 @@ class TimelineQueryForm(forms.Form):
         if before is None or before.tzinfo is None:
             raise forms.ValidationError("The paging position in this link is malformed.")
         seen: list[str] = self.data.getlist("seen") if hasattr(self.data, "getlist") else []
-        if len(seen) > MAX_SEEN_IDS or any(not s or len(s) > 256 for s in seen):
+        if len(seen) > MAX_SEEN_IDS or not all(SEEN_DIGEST.fullmatch(s) for s in seen):
             raise forms.ValidationError("The paging position in this link is malformed.")
         pages = _int_list(pages_raw, field="page")
         counts_raw = data.get("counts") or ""
@@ -82,7 +84,7 @@ class TimelineQueryForm(forms.Form):
             raise forms.ValidationError("The paging position in this link is malformed.")
         data["cursor"] = Cursor(
             before=before,
-            seen_ids=tuple(seen),
+            seen=tuple(seen),
             pages=tuple(p or 0 for p in pages),
             counts=counts,
             shown=data.get("shown") or 0,
@@ -93,7 +95,7 @@ class TimelineQueryForm(forms.Form):
 def cursor_params(cursor: Cursor) -> list[tuple[str, str]]:
     """The query parameters that carry `cursor` (the inverse of TimelineQueryForm)."""
     params = [("before", cursor.before.isoformat())]
-    params += [("seen", ident) for ident in cursor.seen_ids]
+    params += [("seen", digest) for digest in cursor.seen]
     params.append(("pages", ",".join(str(p) for p in cursor.pages)))
     if cursor.counts:
         params.append(("counts", ",".join("-" if c is None else str(c) for c in cursor.counts)))
