@@ -43,9 +43,11 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.runtime
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
+## lint: ruff (lint and format) and mypy
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy timeline_site benchmarks
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 artifacts

@@ -13,7 +13,7 @@ def allowed_org_ids(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
         return []
     if getattr(user, "is_superuser", False):
         return None
-    return list(OrgAccess.objects.filter(user=user).values_list("org_id", flat=True))
+    return list(OrgAccess.objects.filter(user_id=user.pk).values_list("org_id", flat=True))
 
 
 def can_view_org(user: AbstractBaseUser | AnonymousUser, org_id: str) -> bool:
@@ -21,4 +21,4 @@ def can_view_org(user: AbstractBaseUser | AnonymousUser, org_id: str) -> bool:
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return OrgAccess.objects.filter(user=user, org_id=org_id).exists()
+    return OrgAccess.objects.filter(user_id=user.pk, org_id=org_id).exists()

@@ -65,7 +65,7 @@ class TimelineQueryForm(forms.Form):
     spans = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         before_raw = data.get("before") or ""
         pages_raw = data.get("pages") or ""
         if not before_raw and not pages_raw:

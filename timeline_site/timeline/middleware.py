@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase, HttpResponseRedirectBase
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
@@ -56,7 +57,9 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
     has expired sends the whole page to the sign-in form (and back here after),
     instead of having the sign-in page swapped into the timeline."""
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., HttpResponse]) -> HttpResponse:
+    def handle_no_permission(  # type: ignore[override]  # htmx gets a client-side redirect
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
+    ) -> HttpResponseRedirectBase:
         if getattr(request, "htmx", False):
             current = request.htmx.current_url_abs_path or "/"  # type: ignore[attr-defined]
             if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):

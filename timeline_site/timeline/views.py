@@ -189,7 +189,7 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     context["contact"] = contact
     state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact)
     context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
-    if cursor is None:
+    if cursor is None and request.user.is_authenticated:  # always, behind LoginRequiredMiddleware
         TimelineView.objects.create(
             user=request.user,
             org_id=org_id,
