@@ -127,13 +127,18 @@ def _list[T](value: object, parse: Callable[[Mapping[str, object]], T | None]) -
     return tuple(item for item in parsed if item is not None)
 
 
-def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
+def _identity(data: Mapping[str, object] | None, id_key: str = "id", name_key: str = "name") -> tuple[str, str] | None:
+    """(id, name) of a nested object; None when it has neither, i.e. nothing worth showing."""
     if data is None:
         return None
-    name = label(data.get("name"))
-    ident = _id(data.get("id"))
-    if not name and not ident:
+    ident, name = _id(data.get(id_key)), label(data.get(name_key))
+    return (ident, name) if ident or name else None
+
+
+def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
+    if data is None or (identity := _identity(data)) is None:
         return None
+    ident, name = identity
     return Actor(
         id=ident,
         name=name or text(data.get("email")) or "Unknown user",
@@ -144,30 +149,23 @@ def parse_actor(data: Mapping[str, object] | None) -> Actor | None:
 
 
 def parse_assistant(data: Mapping[str, object] | None) -> Assistant | None:
-    if data is None:
+    if data is None or (identity := _identity(data)) is None:
         return None
-    name = label(data.get("name"))
-    ident = _id(data.get("id"))
-    if not name and not ident:
-        return None
+    ident, name = identity
     return Assistant(id=ident, name=name or "AI assistant", avatar_url=safe_url(data.get("avatar_url")))
 
 
 def _parse_board(data: Mapping[str, object]) -> Board | None:
-    name = label(data.get("board_name"))
-    ident = _id(data.get("board_id"))
-    if not name and not ident:
+    if (identity := _identity(data, "board_id", "board_name")) is None:
         return None
+    ident, name = identity
     return Board(board_id=ident, board_name=name or ident, column_id=_id(data.get("column_id")))
 
 
 def parse_segment(data: Mapping[str, object] | None) -> Segment | None:
-    if data is None:
+    if data is None or (identity := _identity(data)) is None:
         return None
-    ident = _id(data.get("id"))
-    name = label(data.get("name"))
-    if not ident and not name:
-        return None
+    ident, name = identity
     color = text(data.get("color")).strip().lower()
     return Segment(
         id=ident,
@@ -181,12 +179,9 @@ def parse_segment(data: Mapping[str, object] | None) -> Segment | None:
 
 
 def parse_broadcast(data: Mapping[str, object] | None) -> Broadcast | None:
-    if data is None:
+    if (identity := _identity(data)) is None:
         return None
-    ident = _id(data.get("id"))
-    name = label(data.get("name"))
-    if not ident and not name:
-        return None
+    ident, name = identity
     return Broadcast(id=ident, name=name or ident)
 
 
