@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ class FakeFeed:
     items: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, str]] = field(default_factory=list)
     next_id: int = 0
+    delay: float = 0.0  # seconds each answer takes, like a real network
 
     def make(self, when: datetime, kind: str = "note_created") -> dict[str, Any]:
         self.next_id += 1
@@ -55,6 +57,8 @@ class FakeFeed:
     def callback(self, request: Any) -> tuple[int, dict[str, str], str]:
         query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query).items()}
         self.calls.append(query)
+        if self.delay:
+            time.sleep(self.delay)
         page, take = int(query.get("page", 1)), min(int(query.get("take", 100)), 100)
         selected = [a for a in self.items if "type" not in query or a["type"] == query["type"]]
         body = selected[(page - 1) * take : page * take]

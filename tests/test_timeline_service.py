@@ -140,3 +140,18 @@ def test_impossible_dates_are_skipped_not_a_crash(feed: FakeFeed) -> None:
     page = timeline_page(org_id="c", contact_id="ct")
     assert [a.id for a in page.activities] == [a["id"] for a in feed.items[:3]]
     assert page.skipped == 2
+
+
+def test_parallel_streams_charge_the_request_its_slowest_stream_only(feed: FakeFeed) -> None:
+    from timeline_site.invent.client import upstream_ms
+
+    feed.seed(40)
+    feed.delay = 0.05
+    charged = []
+    with override_settings(INVENT_PARALLEL_FETCH=True):
+        for _ in range(3):
+            upstream_ms.set(0.0)
+            timeline_page(org_id="c", contact_id="ct", types=("note_created", "segment_added", "file_uploaded"))
+            charged.append(upstream_ms.get())
+    # Three streams in parallel cost one slow call each time; pool threads must not carry earlier requests' time.
+    assert all(45 <= ms < 120 for ms in charged), charged

@@ -26,7 +26,7 @@ from typing import Literal
 from django.conf import settings
 
 from timeline_site.invent.budget import budget_used
-from timeline_site.invent.client import MAX_TAKE, upstream_ms
+from timeline_site.invent.client import MAX_TAKE
 from timeline_site.invent.errors import InventError
 from timeline_site.invent.timeline import fetch_activity_page, parallel_map
 from timeline_site.invent.types import Activity, ActivityPage, Contact, Segment
@@ -171,17 +171,7 @@ class _Streams:
             )  # fmt: skip
             return stream, page
 
-        if len(todo) > 1 and settings.INVENT_PARALLEL_FETCH:
-
-            def fetch_in_thread(stream: _Stream) -> tuple[tuple[_Stream, ActivityPage], float]:
-                # As in timeline.py: a worker's upstream time is its own, the request pays the slowest.
-                return fetch(stream), upstream_ms.get()
-
-            outcomes = parallel_map(fetch_in_thread, todo)
-            upstream_ms.set(upstream_ms.get() + max(ms for _, ms in outcomes))
-            results = [result for result, _ in outcomes]
-        else:
-            results = [fetch(stream) for stream in todo]
+        results = parallel_map(fetch, todo)
         for stream, page in results:
             stream.add(page.items, has_more=page.has_more)
         return True
@@ -321,6 +311,8 @@ def activity_spans(*, org_id: str, contact_id: str, activities: Sequence[Activit
     shown = {a.id for a in activities}
     spans: dict[str, ActivitySpan] = {}
     try:
+        # The first page of every stream involved in one round, not one round per pair.
+        streams.read_next([streams[t] for pair in wanted for t in (pair.opener, pair.closer)])
         for pair, keyed in wanted.items():
             oldest = min(a.created_at for events in keyed.values() for a in events)
             streams.read_below(pair, oldest)

@@ -40,10 +40,20 @@ _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="invent-fetch")
 
 
 def parallel_map[T, R](function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`function` over `items` on the shared pool, results in order. Only for work
-    that touches no database connection (the in-process demo does: see
-    INVENT_PARALLEL_FETCH)."""
-    return list(_POOL.map(function, items))
+    """`function` over `items`, results in order: on the shared pool when
+    INVENT_PARALLEL_FETCH allows (the in-process demo needs the request's own
+    database connection, so there it runs in turn). The request is charged the
+    upstream time of its slowest item, as that is what it waited for."""
+    if len(items) < 2 or not settings.INVENT_PARALLEL_FETCH:
+        return [function(item) for item in items]
+
+    def timed(item: T) -> tuple[R, float]:
+        upstream_ms.set(0.0)  # pool threads keep their context from one task to the next
+        return function(item), upstream_ms.get()
+
+    outcomes = list(_POOL.map(timed, items))
+    upstream_ms.set(upstream_ms.get() + max(ms for _, ms in outcomes))
+    return [result for result, _ in outcomes]
 
 
 SEEN_DIGEST_LENGTH = 12
@@ -169,19 +179,7 @@ def timeline_page(
             start_page=start_pages[index], known_count=counts[index], cursor=cursor, need=size,
         )  # fmt: skip
 
-    if len(streams) > 1 and settings.INVENT_PARALLEL_FETCH:
-
-        def read_in_thread(index: int) -> tuple[_StreamRead, float]:
-            # Worker threads start from an empty context: their upstream time
-            # is theirs alone, and the request is charged the slowest stream.
-            result = read(index)
-            return result, upstream_ms.get()
-
-        results = parallel_map(read_in_thread, range(len(streams)))
-        reads = [r for r, _ in results]
-        upstream_ms.set(upstream_ms.get() + max(ms for _, ms in results))
-    else:
-        reads = [read(i) for i in range(len(streams))]
+    reads = parallel_map(read, range(len(streams)))
 
     # Merge newest first. One stream keeps Invent's own order for ties (the
     # sort is stable); several streams break ties by id, as Invent's unfiltered
