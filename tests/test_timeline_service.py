@@ -155,3 +155,16 @@ def test_parallel_streams_charge_the_request_its_slowest_stream_only(feed: FakeF
             charged.append(upstream_ms.get())
     # Three streams in parallel cost one slow call each time; pool threads must not carry earlier requests' time.
     assert all(45 <= ms < 120 for ms in charged), charged
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_full_page_reads_timeline_and_contact_together_and_survives_a_missing_contact(
+    feed: FakeFeed, parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timeline_site.invent.contacts import timeline_with_contact
+
+    monkeypatch.setattr("timeline_site.invent.client.time.sleep", lambda seconds: None)
+    feed.seed(12)
+    with override_settings(INVENT_PARALLEL_FETCH=parallel):
+        page, contact = timeline_with_contact(org_id="c", contact_id="ct", types=(), cursor=None)
+    assert len(page.activities) == 10 and contact is None  # the fake has no contact record: only the header is lost

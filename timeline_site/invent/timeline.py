@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,6 +54,17 @@ def parallel_map[T, R](function: Callable[[T], R], items: Sequence[T]) -> list[R
     outcomes = list(_POOL.map(timed, items))
     upstream_ms.set(upstream_ms.get() + max(ms for _, ms in outcomes))
     return [result for result, _ in outcomes]
+
+
+def run_in_background[R](function: Callable[[], R]) -> Future[R]:
+    """Start a leaf read (one that never fans out itself) on the shared pool. Pool
+    tasks never wait on other pool tasks, so the pool cannot deadlock."""
+
+    def fresh_context() -> R:
+        upstream_ms.set(0.0)
+        return function()
+
+    return _POOL.submit(fresh_context)
 
 
 SEEN_DIGEST_LENGTH = 12

@@ -16,7 +16,7 @@ from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
 from timeline_site.invent.client import is_valid_path_part
-from timeline_site.invent.contacts import fetch_contact, search_contacts
+from timeline_site.invent.contacts import search_contacts, timeline_with_contact
 from timeline_site.invent.errors import (
     InventAuthError,
     InventError,
@@ -25,7 +25,6 @@ from timeline_site.invent.errors import (
 )
 from timeline_site.invent.spans import SPAN_TYPES, activity_spans, contact_state
 from timeline_site.invent.timeline import timeline_page
-from timeline_site.invent.types import Contact
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
 from timeline_site.timeline.contact_display import build_header
 from timeline_site.timeline.display import build_entries
@@ -83,15 +82,6 @@ def with_param(url: str, param: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{param}"
 
 
-def contact_header(*, org_id: str, contact_id: str) -> Contact | None:
-    """The contact for the page header; a failure here only costs the header, never the timeline."""
-    try:
-        return fetch_contact(org_id=org_id, contact_id=contact_id)
-    except InventError as exc:
-        logger.info("No contact header for %s/%s: %s", org_id, contact_id, type(exc).__name__)
-        return None
-
-
 @require_GET
 @vary_on_headers("HX-Request")
 @never_cache
@@ -131,7 +121,10 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     context.update(selected_types=types, filter_query=urlencode(filter_params))
 
     try:
-        page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
+        if fragment:
+            page, contact = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor), None
+        else:
+            page, contact = timeline_with_contact(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
     except InventError as exc:
         problem = describe_failure(exc)
         context["problem"] = problem
@@ -185,7 +178,6 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
             store_fragment(cache_key, response)
         return response
 
-    contact = contact_header(org_id=org_id, contact_id=contact_id)
     context["contact"] = contact
     state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact)
     context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
