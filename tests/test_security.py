@@ -342,3 +342,11 @@ def test_client_address_behind_a_trusted_proxy(
     middleware = ClientAddressMiddleware(lambda request: seen.append(request.META["REMOTE_ADDR"]) or HttpResponse())
     middleware(RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded))
     assert seen == [expected]
+
+
+def test_head_is_answered_like_get_and_unsafe_methods_are_refused(staff_client: Client, client: Client) -> None:
+    assert client.head("/healthz").status_code == 200  # load balancers and monitors often use HEAD
+    assert staff_client.head(ADA).status_code == 200
+    assert not TimelineView.objects.exists()  # a HEAD is not a reading of the timeline
+    assert staff_client.post(ADA).status_code in (403, 405)
+    assert staff_client.delete(ADA).status_code in (403, 405)

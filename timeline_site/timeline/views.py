@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
@@ -82,7 +82,7 @@ def with_param(url: str, param: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{param}"
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 @never_cache
 def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
@@ -181,7 +181,8 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     context["contact"] = contact
     state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact)
     context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
-    if cursor is None and request.user.is_authenticated:  # always, behind LoginRequiredMiddleware
+    # A HEAD (a link checker, say) is not somebody reading the timeline.
+    if cursor is None and request.method == "GET" and request.user.is_authenticated:
         TimelineView.objects.create(
             user=request.user,
             org_id=org_id,
@@ -202,7 +203,7 @@ def search_failure(error: InventError, *, org_id: str) -> Problem:
     return describe_failure(error)
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 @never_cache
 def index(request: HtmxHttpRequest) -> HttpResponse:
@@ -260,7 +261,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness only: no upstream call, no database query."""
