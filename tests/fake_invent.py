@@ -16,6 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
+from timeline_site.invent.parse import parse_activity
+from timeline_site.invent.types import Activity
+
 BASE = "https://fake-invent.test"
 ACTIVITIES_URL = re.compile(re.escape(BASE) + r"/orgs/(?P<org>[^/]+)/contacts/(?P<contact>[^/]+)/activities")
 TYPES = ["note_created", "file_uploaded", "segment_added", "contact_blocked"]
@@ -28,6 +31,7 @@ class FakeFeed:
     calls: list[dict[str, str]] = field(default_factory=list)
     next_id: int = 0
     delay: float = 0.0  # seconds each answer takes, like a real network
+    fail: bool = False  # answer 503 to everything
 
     def make(self, when: datetime, kind: str = "note_created") -> dict[str, Any]:
         self.next_id += 1
@@ -45,6 +49,24 @@ class FakeFeed:
             self.items.append(self.make(EPOCH - timedelta(minutes=minute), TYPES[i % len(TYPES)]))
         self.sort()
 
+    def add(self, ident: str, kind: str, when: datetime, **extra: Any) -> dict[str, Any]:
+        """One activity with a chosen id, type and time (and any nested objects)."""
+        item = {"id": ident, "type": kind, "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+        self.items.append(item)
+        self.sort()
+        return item
+
+    def segment(self, ident: str, kind: str, when: datetime, segment_id: str) -> dict[str, Any]:
+        return self.add(ident, kind, when, segment={"id": segment_id, "name": segment_id.title(), "color": "blue"})
+
+    def notes(self, count: int, start: datetime) -> None:
+        for i in range(count):
+            self.add(f"n{i:04d}", "note_created", start + timedelta(minutes=i), note={"id": f"note{i}", "content": "x"})
+
+    def activity(self, ident: str) -> Activity:
+        """The typed record of one of the feed's activities, as the client would parse it."""
+        return parse_activity(next(a for a in self.items if a["id"] == ident))
+
     def add_newest(self, count: int) -> None:
         newest = max(datetime.fromisoformat(a["created_at"]) for a in self.items) if self.items else EPOCH
         for i in range(count):
@@ -59,6 +81,8 @@ class FakeFeed:
         self.calls.append(query)
         if self.delay:
             time.sleep(self.delay)
+        if self.fail:
+            return 503, {}, "{}"
         page, take = int(query.get("page", 1)), min(int(query.get("take", 100)), 100)
         selected = [a for a in self.items if "type" not in query or a["type"] == query["type"]]
         body = selected[(page - 1) * take : page * take]

@@ -7,69 +7,29 @@ embedded demo and check every paired card of a contact, page after page.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 from django.test import Client, override_settings
 
+from tests.fake_invent import ACTIVITIES_URL as ACTIVITIES
+from tests.fake_invent import BASE, FakeFeed
 from timeline_site.demo_invent.models import DemoActivity
 from timeline_site.invent import spans as spans_module
 from timeline_site.invent.spans import ActivitySpan, SpanState, activity_spans, contact_state
-from timeline_site.invent.types import Activity, Contact, Segment
+from timeline_site.invent.types import Contact, Segment
 from timeline_site.timeline.display import duration_text, span_text
 
-BASE = "https://fake-invent.test"
-ACTIVITIES = re.compile(re.escape(BASE) + r"/orgs/[^/]+/contacts/[^/]+/activities")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Feed:
-    """A contact's activities, newest first, served page by page and filtered by `type` like Invent."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[dict[str, str]] = field(default_factory=list)
-    fail: bool = False
-
-    def add(self, ident: str, kind: str, when: datetime, **extra: Any) -> dict[str, Any]:
-        item = {"id": ident, "type": kind, "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
-        self.items.append(item)
-        self.items.sort(key=lambda a: (a["created_at"], a["id"]), reverse=True)
-        return item
-
-    def segment(self, ident: str, kind: str, when: datetime, segment_id: str) -> dict[str, Any]:
-        return self.add(ident, kind, when, segment={"id": segment_id, "name": segment_id.title(), "color": "blue"})
-
-    def notes(self, count: int, start: datetime) -> None:
-        for i in range(count):
-            self.add(f"n{i:04d}", "note_created", start + timedelta(minutes=i), note={"id": f"note{i}", "content": "x"})
-
-    def activity(self, ident: str) -> Activity:
-        from timeline_site.invent.parse import parse_activity
-
-        return parse_activity(next(a for a in self.items if a["id"] == ident))
-
-    def callback(self, request: Any) -> tuple[int, dict[str, str], str]:
-        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query).items()}
-        self.calls.append(query)
-        if self.fail:
-            return 503, {}, "{}"
-        page, take = int(query.get("page", 1)), int(query.get("take", 100))
-        selected = [a for a in self.items if "type" not in query or a["type"] == query["type"]]
-        headers = {"pagination-count": str(len(selected)), "pagination-page": str(page), "pagination-take": str(take)}
-        return 200, headers, json.dumps(selected[(page - 1) * take : page * take])
-
-
 @pytest.fixture
-def feed() -> Iterator[Feed]:
-    fake = Feed()
+def feed() -> Iterator[FakeFeed]:
+    fake = FakeFeed()
     with (
         override_settings(
             INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, INVENT_CACHE_SECONDS=0,
@@ -81,14 +41,14 @@ def feed() -> Iterator[Feed]:
         yield fake
 
 
-def spans_for(feed: Feed, *ids: str) -> dict[str, ActivitySpan]:
+def spans_for(feed: FakeFeed, *ids: str) -> dict[str, ActivitySpan]:
     return activity_spans(org_id="c", contact_id="ct", activities=[feed.activity(i) for i in ids])
 
 
 # --- Pairing ------------------------------------------------------------------------------
 
 
-def test_a_block_and_its_unblock_say_how_long_it_lasted(feed: Feed) -> None:
+def test_a_block_and_its_unblock_say_how_long_it_lasted(feed: FakeFeed) -> None:
     feed.add("b1", "contact_blocked", T0)
     feed.add("u1", "contact_unblocked", T0 + timedelta(days=3, hours=2))
     feed.add("b2", "contact_blocked", T0 + timedelta(days=10))
@@ -99,7 +59,7 @@ def test_a_block_and_its_unblock_say_how_long_it_lasted(feed: Feed) -> None:
     assert spans["b2"].still and span_text(spans["b2"]) == "Still blocked"
 
 
-def test_the_other_half_on_a_page_not_loaded_is_found_in_the_type_streams(feed: Feed) -> None:
+def test_the_other_half_on_a_page_not_loaded_is_found_in_the_type_streams(feed: FakeFeed) -> None:
     feed.add("s1", "contact_unsubscribed", T0, metadata={"reason": "too_many_emails"})
     feed.notes(250, T0 + timedelta(hours=1))  # pages and pages of notes in between
     feed.add("r1", "contact_resubscribed", T0 + timedelta(days=16))
@@ -109,7 +69,7 @@ def test_the_other_half_on_a_page_not_loaded_is_found_in_the_type_streams(feed: 
     assert {c.get("type") for c in feed.calls} == {"contact_unsubscribed", "contact_resubscribed"}
 
 
-def test_segments_pair_per_segment_id(feed: Feed) -> None:
+def test_segments_pair_per_segment_id(feed: FakeFeed) -> None:
     feed.segment("a1", "segment_added", T0, "seg_vip")
     feed.segment("a2", "segment_added", T0 + timedelta(days=1), "seg_trial")
     feed.segment("r1", "segment_removed", T0 + timedelta(days=5), "seg_vip")
@@ -120,7 +80,7 @@ def test_segments_pair_per_segment_id(feed: Feed) -> None:
     assert span_text(spans["a2"]) == "Still in this segment"
 
 
-def test_a_removed_segment_added_long_before_is_still_paired(feed: Feed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_removed_segment_added_long_before_is_still_paired(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
     feed.segment("old", "segment_added", T0, "seg_vip")
     for i in range(5):  # other segments' events push seg_vip's add deeper than the removal's page
@@ -131,7 +91,7 @@ def test_a_removed_segment_added_long_before_is_still_paired(feed: Feed, monkeyp
     assert span_text(spans["gone"]) == "In this segment for 4 weeks"
 
 
-def test_same_instant_block_and_unblock_pair_in_the_order_the_state_allows(feed: Feed) -> None:
+def test_same_instant_block_and_unblock_pair_in_the_order_the_state_allows(feed: FakeFeed) -> None:
     # Invent's order for equal timestamps is undocumented: the ids here sort the "wrong" way round.
     feed.add("z-block", "contact_blocked", T0)
     feed.add("a-unblock", "contact_unblocked", T0)
@@ -140,12 +100,12 @@ def test_same_instant_block_and_unblock_pair_in_the_order_the_state_allows(feed:
     assert span_text(spans["z-block"]) == "Unblocked within a minute"
 
 
-def test_a_closing_event_with_no_opening_on_record_says_nothing(feed: Feed) -> None:
+def test_a_closing_event_with_no_opening_on_record_says_nothing(feed: FakeFeed) -> None:
     feed.add("u1", "contact_unblocked", T0)
     assert spans_for(feed, "u1") == {}
 
 
-def test_beyond_the_read_bound_nothing_is_claimed(feed: Feed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_beyond_the_read_bound_nothing_is_claimed(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
     monkeypatch.setattr(spans_module, "MAX_PAGES_PER_STREAM", 2)
     feed.add("b-old", "contact_blocked", T0)  # the 5th newest block: beyond 2 pages of 2
@@ -159,7 +119,7 @@ def test_beyond_the_read_bound_nothing_is_claimed(feed: Feed, monkeypatch: pytes
     assert len(feed.calls) == 2 * 2
 
 
-def test_an_opening_beyond_the_read_bound_makes_it_at_least(feed: Feed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_opening_beyond_the_read_bound_makes_it_at_least(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
     monkeypatch.setattr(spans_module, "MAX_PAGES_PER_STREAM", 2)
     feed.segment("old", "segment_added", T0, "seg_vip")
@@ -171,20 +131,20 @@ def test_an_opening_beyond_the_read_bound_makes_it_at_least(feed: Feed, monkeypa
     assert span_text(spans["gone"]) == "In this segment for at least 2 weeks"
 
 
-def test_an_upstream_failure_costs_the_spans_not_the_page(feed: Feed) -> None:
+def test_an_upstream_failure_costs_the_spans_not_the_page(feed: FakeFeed) -> None:
     feed.add("b1", "contact_blocked", T0)
     activity = feed.activity("b1")
     feed.fail = True
     assert activity_spans(org_id="c", contact_id="ct", activities=[activity]) == {}
 
 
-def test_no_paired_events_means_no_upstream_calls(feed: Feed) -> None:
+def test_no_paired_events_means_no_upstream_calls(feed: FakeFeed) -> None:
     feed.notes(3, T0)
     assert spans_for(feed, "n0000", "n0001") == {}
     assert feed.calls == []
 
 
-def test_spans_step_aside_when_the_upstream_budget_is_nearly_spent(feed: Feed, settings: Any) -> None:
+def test_spans_step_aside_when_the_upstream_budget_is_nearly_spent(feed: FakeFeed, settings: Any) -> None:
     from timeline_site.invent.budget import budget_spend
 
     settings.INVENT_BUDGET_PER_MINUTE = 10
@@ -198,7 +158,7 @@ def test_spans_step_aside_when_the_upstream_budget_is_nearly_spent(feed: Feed, s
 # --- The current state --------------------------------------------------------------------
 
 
-def test_the_contact_record_wins_and_events_fill_in_the_reason(feed: Feed) -> None:
+def test_the_contact_record_wins_and_events_fill_in_the_reason(feed: FakeFeed) -> None:
     feed.add("b1", "contact_blocked", T0, metadata={"reason": "Spam"})
     blocked_at = T0 + timedelta(seconds=1)
     contact = Contact(id="ct", blocked=True, blocked_at=blocked_at, segments=(Segment("seg_vip", "VIP"),))
@@ -210,7 +170,7 @@ def test_the_contact_record_wins_and_events_fill_in_the_reason(feed: Feed) -> No
     assert state.segments is not None and state.segments[0].since == T0 - timedelta(days=2)
 
 
-def test_without_a_contact_record_the_state_comes_from_the_latest_events(feed: Feed) -> None:
+def test_without_a_contact_record_the_state_comes_from_the_latest_events(feed: FakeFeed) -> None:
     feed.add("b1", "contact_blocked", T0)
     feed.add("u1", "contact_unblocked", T0 + timedelta(days=1))
     feed.add("s1", "contact_unsubscribed", T0 + timedelta(days=2), metadata={"reason": "other", "feedback": "Bye"})
@@ -224,7 +184,7 @@ def test_without_a_contact_record_the_state_comes_from_the_latest_events(feed: F
     assert state.segments is not None and [m.segment.id for m in state.segments] == ["seg_vip"]
 
 
-def test_without_a_contact_record_or_events_the_state_is_unknown(feed: Feed) -> None:
+def test_without_a_contact_record_or_events_the_state_is_unknown(feed: FakeFeed) -> None:
     feed.fail = True
     assert contact_state(org_id="c", contact_id="ct", contact=None).blocked is None
 
