@@ -20,7 +20,6 @@ from timeline_site.invent.cache import (
     _lock_seconds,
     cached_activity_page,
     cached_contact,
-    peek_activity_page,
 )
 from timeline_site.invent.client import RETRY_DELAYS
 from timeline_site.invent.errors import (
@@ -291,18 +290,3 @@ def test_contacts_are_cached_too_including_invent_having_none() -> None:
         raise InventUnavailable()
 
     assert cached_contact(org_id="org", contact_id="ct_ada", fetch=failing) == (ada, True)
-
-
-def test_peek_reads_a_fresh_copy_and_never_fetches() -> None:
-    def peek() -> ActivityPage | None:
-        return peek_activity_page(org_id="org", contact_id="ct_x", activity_type=None, page=1, take=50)
-
-    assert peek() is None
-    page = make_page()
-    cached(lambda: page)
-    assert peek() == page
-    cache.delete(_key("act", "org", "ct_x", "all", 1, 50))
-    assert peek() is None  # a stale copy is not fresh
-    with override_settings(INVENT_CACHE_SECONDS=0):
-        cached(lambda: page)
-        assert peek() is None

@@ -125,18 +125,6 @@ def cached_activity_page(
     return cast(tuple[ActivityPage, bool], cached_upstream(key=key, fetch=fetch))
 
 
-def peek_activity_page(
-    *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int
-) -> ActivityPage | None:
-    """The fresh cached copy, or None. One cache read, never an upstream call: callers that fan
-    reads out to worker threads can serve hits inline and start threads only for misses."""
-    if settings.INVENT_CACHE_SECONDS <= 0:
-        return None
-    return cast(
-        ActivityPage | None, _load(cache.get(_key("act", org_id, contact_id, activity_type or "all", page, take)))
-    )
-
-
 def cached_contact(*, org_id: str, contact_id: str, fetch: Callable[[], Contact | None]) -> tuple[Contact | None, bool]:
     """The contact (None when Invent cannot give one), cached like a page: one call per contact per lifetime."""
     return cast(tuple[Contact | None, bool], cached_upstream(key=_key("contact", org_id, contact_id), fetch=fetch))

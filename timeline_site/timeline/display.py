@@ -128,10 +128,6 @@ def span_text(span: ActivitySpan) -> str:
     return f"{lasted} at least {length}" if span.at_least else f"{lasted} {length}"
 
 
-def type_label(activity_type: str) -> str:
-    return activity_type.replace("_", " ").strip().capitalize() or "Activity"
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     activity: Activity
