@@ -292,3 +292,13 @@ def test_a_stale_scrolled_page_says_so(staff_client: Client) -> None:
     cache.set(stale_key, stale_copy)
     html = staff_client.get(url, **HX).content.decode()
     assert len(article_ids(html)) == 50 and "may be out of date" in html
+
+
+def test_many_segments_fold_after_six_so_the_timeline_stays_near_the_top(staff_client: Client) -> None:
+    html = staff_client.get(HEAVY).content.decode()
+    header = html.split('<section id="timeline"', 1)[0]
+    segment_ids = re.findall(r'<li data-segment-id="([^"]+)"', header)
+    assert len(segment_ids) > 6 and len(set(segment_ids)) == len(segment_ids)  # every segment is there...
+    visible = header.split('<details class="more-segments">', 1)[0]
+    assert len(re.findall(r"<li data-segment-id=", visible)) == 6  # ...six at once, the rest one tap away
+    assert f"<summary>{len(segment_ids) - 6} more segments</summary>" in header
