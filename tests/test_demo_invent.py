@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import include, path
 
 from timeline_site.demo_invent import app as demo_app
-from timeline_site.demo_invent.app import reset_behaviour_state, set_latency_ms
+from timeline_site.demo_invent.app import ACTIVITY_TYPES, reset_behaviour_state, set_latency_ms
 from timeline_site.demo_invent.assets import ASSET_NAMES
 from timeline_site.demo_invent.models import DemoActivity, DemoContact
 from timeline_site.demo_invent.seed import (
@@ -42,16 +42,7 @@ urlpatterns = [path("demo-invent/", include("timeline_site.demo_invent.urls"))]
 
 BASE = "http://demo-invent.internal"
 KEY = "demo"
-ALL_TYPES = {
-    "note_created",
-    "file_uploaded",
-    "segment_added",
-    "segment_removed",
-    "contact_blocked",
-    "contact_unblocked",
-    "contact_unsubscribed",
-    "contact_resubscribed",
-}
+ALL_TYPES = set(ACTIVITY_TYPES)  # the demo's own list; the client's is tested against it in test_client_contract
 
 
 def activities_path(kind: str) -> str:

@@ -307,3 +307,17 @@ def test_a_filtered_timeline_still_pairs_with_the_hidden_half(staff_client: Clie
     assert notes and all(n.startswith("Blocked for") for n in notes.values())
     expected = expected_notes("ct_ada")
     assert all(notes[i] == expected[i] for i in notes)
+
+
+def test_a_full_page_reads_each_stream_page_once_for_spans_and_header(feed: FakeFeed) -> None:
+    from timeline_site.invent.spans import spans_and_state
+
+    feed.add("b1", "contact_blocked", T0)
+    feed.add("u1", "contact_unblocked", T0 + timedelta(days=3))
+    feed.add("b2", "contact_blocked", T0 + timedelta(days=9))
+    feed.segment("s1", "segment_added", T0 + timedelta(days=1), "vip")
+    activities = [feed.activity(ident) for ident in ("b2", "u1", "b1", "s1")]
+    spans, state = spans_and_state(org_id="c", contact_id="ct", activities=activities, contact=None)
+    assert spans["b2"].still and state.blocked is True
+    reads = [(call.get("type"), call.get("page")) for call in feed.calls]
+    assert reads and len(reads) == len(set(reads))  # the cache is off here: sharing is what avoids a second read

@@ -293,7 +293,9 @@ def _resolved(pair: _Pair, keyed: dict[str, list[Activity]], streams: _Streams) 
             return spans
 
 
-def activity_spans(*, org_id: str, contact_id: str, activities: Sequence[Activity]) -> dict[str, ActivitySpan]:
+def activity_spans(
+    *, org_id: str, contact_id: str, activities: Sequence[Activity], streams: _Streams | None = None
+) -> dict[str, ActivitySpan]:
     """Spans for the paired events among `activities`, keyed by activity id.
 
     Events missing from the result have nothing reliable to say (no other half
@@ -307,7 +309,7 @@ def activity_spans(*, org_id: str, contact_id: str, activities: Sequence[Activit
             wanted.setdefault(pair, {}).setdefault(key, []).append(activity)
     if not wanted or not _budget_allows_spans():
         return {}
-    streams = _Streams(org_id=org_id, contact_id=contact_id)
+    streams = streams or _Streams(org_id=org_id, contact_id=contact_id)
     shown = {a.id for a in activities}
     spans: dict[str, ActivitySpan] = {}
     try:
@@ -433,14 +435,19 @@ def _state_without_contact(streams: _Streams) -> ContactState:
     )
 
 
-def contact_state(*, org_id: str, contact_id: str, contact: Contact | None) -> ContactState:
+def contact_state(
+    *, org_id: str, contact_id: str, contact: Contact | None, streams: _Streams | None = None
+) -> ContactState:
     """The contact's block, subscription and segments now, each with its start.
 
     The contact record is the authority when Invent gives one (`blocked`,
     `blocked_at`, ...); the activity history fills in what it lacks (a missing
     start, the block's reason) and stands in for it when there is no record.
     """
-    streams = _Streams(org_id=org_id, contact_id=contact_id) if _budget_allows_spans() else None
+    if not _budget_allows_spans():
+        streams = None
+    elif streams is None:
+        streams = _Streams(org_id=org_id, contact_id=contact_id)
     if contact is not None:
         return _state_for_contact(contact, streams)
     if streams is None:
@@ -450,3 +457,13 @@ def contact_state(*, org_id: str, contact_id: str, contact: Contact | None) -> C
     except InventError as exc:
         logger.info("No contact state for %s/%s: %s", org_id, contact_id, type(exc).__name__)
         return UNKNOWN_STATE
+
+
+def spans_and_state(
+    *, org_id: str, contact_id: str, activities: Sequence[Activity], contact: Contact | None
+) -> tuple[dict[str, ActivitySpan], ContactState]:
+    """What a full page needs: its cards' spans and the header's state. Both read the
+    same type-filtered streams, so they share one reader and no page is fetched twice."""
+    streams = _Streams(org_id=org_id, contact_id=contact_id)
+    spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=activities, streams=streams)
+    return spans, contact_state(org_id=org_id, contact_id=contact_id, contact=contact, streams=streams)

@@ -23,7 +23,7 @@ from timeline_site.invent.errors import (
     InventNotFound,
     InventRateLimited,
 )
-from timeline_site.invent.spans import SPAN_TYPES, activity_spans, contact_state
+from timeline_site.invent.spans import SPAN_TYPES, activity_spans, spans_and_state
 from timeline_site.invent.timeline import timeline_page
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
 from timeline_site.timeline.contact_display import build_header
@@ -150,7 +150,12 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     # are on screen; full pages (also the no-JavaScript path) carry them inline.
     has_paired_events = any(a.type in SPAN_TYPES for a in page.activities)
     spans_follow = fragment and has_paired_events
-    if not spans_follow or spans_only:
+    if not fragment:
+        spans, state = spans_and_state(
+            org_id=org_id, contact_id=contact_id, activities=page.activities, contact=contact
+        )
+        context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
+    elif spans_only or not spans_follow:
         spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities)
     else:
         spans = None
@@ -179,8 +184,6 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
         return response
 
     context["contact"] = contact
-    state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact)
-    context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
     # A HEAD (a link checker, say) is not somebody reading the timeline.
     if cursor is None and request.method == "GET" and request.user.is_authenticated:
         TimelineView.objects.create(
