@@ -9,8 +9,8 @@ import pytest
 
 from timeline_site.invent.parse import label, parse_activity, safe_url
 from timeline_site.invent.types import Activity, Actor, Assistant, Note
+from timeline_site.timeline.cards import human_size, note_preview, note_text
 from timeline_site.timeline.display import build_entries, day_label, exact_time, performer_of, relative_time
-from timeline_site.timeline.templatetags.timeline_tags import human_size, note_preview, note_text
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 
 class ActivityType(StrEnum):
@@ -35,6 +36,7 @@ SEGMENT_COLORS: tuple[str, ...] = (
 FALLBACK_SEGMENT_COLOR = "neutral"
 
 
+@lru_cache(maxsize=1024)  # the same few people act on every page
 def initials_of(name: str) -> str:
     words = [w for w in name.split() if w[:1].isalnum()]
     letters = "".join(w[0] for w in words[:2]).upper()

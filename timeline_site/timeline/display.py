@@ -13,7 +13,6 @@ from typing import Literal
 
 from timeline_site.invent.spans import SPAN_TYPES, ActivitySpan, SpanState
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity
-from timeline_site.timeline.cards import card_template
 
 PerformerKind = Literal["staff", "assistant", "system"]
 
@@ -78,9 +77,19 @@ def relative_time(moment: datetime, now: datetime) -> str:
     return "1 year ago" if years == 1 else f"{years} years ago"
 
 
+# English names, whatever the server's locale (strftime's %a and %b follow it), and
+# cheaper than strftime on every card.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def exact_time(moment: datetime, tz: tzinfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %Y, %H:%M:%S')} {local.tzname()}"
+    """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name."""
+    t = moment.astimezone(tz)
+    return (
+        f"{_WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]} {t.year}, "
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} {t.tzname()}"
+    )
 
 
 def _plural(count: int, unit: str) -> str:
@@ -131,7 +140,6 @@ def span_text(span: ActivitySpan) -> str:
 @dataclass(frozen=True, slots=True)
 class Entry:
     activity: Activity
-    template: str
     performer: Performer
     position: int  # 1-based, for aria-posinset
     day: str | None  # a day header goes before this entry
@@ -165,7 +173,6 @@ def build_entries(
         entries.append(
             Entry(
                 activity=activity,
-                template=card_template(activity.type),
                 performer=performer_of(activity),
                 position=offset + index + 1,
                 day=day_label(day, today) if day != last_day else None,
