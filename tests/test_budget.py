@@ -122,6 +122,19 @@ def test_a_call_that_straddles_a_second_is_counted_in_the_new_second(store: LocM
     assert store.get(budget._bucket_key(10)) == 1
 
 
+def test_the_older_seconds_are_read_once_a_second(store: LocMemCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    get_many = store.get_many
+    monkeypatch.setattr(store, "get_many", lambda keys: reads.append(len(keys)) or get_many(keys))
+    clock = FakeClock(1000.2)
+    for _ in range(10):
+        budget_spend(per_minute=100, store=store, clock=clock)
+    assert reads == [60]  # ten calls in one second: one read of the 60 seconds before it
+    clock.now += 1
+    budget_spend(per_minute=100, store=store, clock=clock)
+    assert reads == [60, 60] and budget_used(store=store, clock=clock) == 11
+
+
 def test_zero_turns_the_budget_off(store: LocMemCache) -> None:
     clock = FakeClock(1.0)
     assert all(spend(store, clock, 0) for _ in range(1000))

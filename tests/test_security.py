@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from timeline_site.invent.client import InventClient
+from timeline_site.timeline.access import user_by_pk
 from timeline_site.timeline.auth import DEMO_PASSWORD, DEMO_USERNAME, MAX_FAILED_SIGN_INS
 from timeline_site.timeline.models import OrgAccess, TimelineView
 
@@ -139,6 +140,28 @@ def test_superusers_see_every_org(client: Client) -> None:
     admin = get_user_model().objects.create_superuser("root", password="x-long-password-1")
     client.force_login(admin)
     assert client.get(ADA).status_code == 200
+
+
+def test_revoking_access_or_deactivating_takes_effect_on_the_next_request(client: Client) -> None:
+    user = get_user_model().objects.create_user("revoked", password="x-long-password-1")
+    grant = OrgAccess.objects.create(user=user, org_id="northwind")
+    client.force_login(user)
+    assert client.get(ADA).status_code == 200
+    grant.delete()
+    assert client.get(ADA, headers={"HX-Request": "true"}).status_code == 404  # a scroll, too: nothing cached
+    OrgAccess.objects.create(user=user, org_id="northwind")
+    assert client.get(ADA).status_code == 200
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get(ADA).status_code == 302  # signed out: to the sign-in page
+
+
+def test_the_per_request_user_lookup_loads_what_the_orm_loads(staff_user: Any) -> None:
+    loaded = user_by_pk(staff_user.pk)
+    expected = get_user_model().objects.get(pk=staff_user.pk)
+    fields = [f.attname for f in get_user_model()._meta.concrete_fields]
+    assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert loaded._state.adding is False and loaded._state.db == "default"
+    assert user_by_pk(staff_user.pk + 1000) is None
 
 
 def test_grant_command(staff_user: Any) -> None:

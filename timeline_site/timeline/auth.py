@@ -11,6 +11,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from timeline_site.timeline.access import user_by_pk
+
 DEMO_USERNAME = "demo"
 # Printed by `make run`; the account only works while the embedded demo is the upstream.
 DEMO_PASSWORD = "demo"  # noqa: S105
@@ -26,10 +28,10 @@ class DashboardBackend(ModelBackend):
         return super().user_can_authenticate(user)
 
     def get_user(self, user_id: Any) -> Any:
-        user = super().get_user(user_id)
-        if user is not None and not self.user_can_authenticate(user):
-            return None
-        return user
+        # ModelBackend.get_user, with the user read by plain SQL: this runs on every
+        # request (each scroll too), and compiling the ORM query cost more than running it.
+        user = user_by_pk(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 # --- Throttling failed sign-ins -------------------------------------------
