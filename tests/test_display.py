@@ -8,9 +8,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from timeline_site.invent.parse import label, parse_activity, safe_url
+from timeline_site.invent.spans import ActivitySpan, SpanState
 from timeline_site.invent.types import Activity, Actor, Assistant, Note
 from timeline_site.timeline.cards import human_size, note_preview, note_text
-from timeline_site.timeline.display import build_entries, day_label, exact_time, performer_of, relative_time
+from timeline_site.timeline.display import (
+    build_entries,
+    day_label,
+    exact_time,
+    performer_of,
+    relative_time,
+    span_text,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -116,3 +124,15 @@ def test_names_lose_bidi_overrides_and_invisible_characters() -> None:
     parsed = parse_activity({"id": "a", "type": "note_created", "created_at": "2026-11-01T10:00:00Z",
                              "actor": {"id": "u", "name": "Mal\u202elory"}})  # fmt: skip
     assert parsed.actor is not None and parsed.actor.name == "Mallory"
+
+
+def test_a_lower_bound_under_a_minute_says_the_length_is_unknown() -> None:
+    start = NOW - timedelta(seconds=20)
+    short = ActivitySpan(SpanState.BLOCKED, opens=False, start=start, end=NOW, at_least=True)
+    assert span_text(short) == "Blocked for an unknown time"
+    longer = ActivitySpan(SpanState.BLOCKED, opens=False, start=start - timedelta(days=3), end=NOW, at_least=True)
+    assert span_text(longer) == "Blocked for at least 3 days"
+    assert (
+        span_text(ActivitySpan(SpanState.BLOCKED, opens=False, start=start, end=NOW))
+        == "Blocked for less than a minute"
+    )

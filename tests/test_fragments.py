@@ -33,6 +33,28 @@ def test_a_cached_fragment_is_sent_pre_compressed_to_clients_that_accept_gzip(
     assert "Content-Encoding" not in plain and plain.content == gzip.decompress(first.content)
 
 
+def test_a_fresh_fragment_is_compressed_once_and_sent_as_a_repeat_would_be(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compressions: list[int] = []
+    original = gzip.compress
+    monkeypatch.setattr(
+        gzip, "compress", lambda data, *a, **k: compressions.append(len(data)) or original(data, *a, **k)
+    )
+    url = next_url(staff_client)
+    compressions.clear()
+    first = staff_client.get(url, HTTP_HX_REQUEST="true", HTTP_ACCEPT_ENCODING="gzip")
+    assert first["Content-Encoding"] == "gzip" and len(compressions) == 1
+    assert b"data-activity-id=" in gzip.decompress(first.content)
+    assert first["Cache-Control"].startswith("max-age=0") and "HX-Request" in first["Vary"]
+    repeat = staff_client.get(url, HTTP_HX_REQUEST="true", HTTP_ACCEPT_ENCODING="gzip")
+    timing = {"Server-Timing"}
+    assert repeat.content == first.content
+    assert {k: v for k, v in repeat.headers.items() if k not in timing} == {
+        k: v for k, v in first.headers.items() if k not in timing
+    }
+
+
 def test_fragments_are_cached_per_time_zone(staff_client: Client) -> None:
     url = next_url(staff_client)
     utc = staff_client.get(url, HTTP_HX_REQUEST="true").content.decode()

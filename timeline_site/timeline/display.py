@@ -16,6 +16,14 @@ from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity
 
 PerformerKind = Literal["staff", "assistant", "system"]
 
+# English names, whatever the server's locale (strftime's %A and %B follow it),
+# and cheaper than strftime on every card.
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")  # fmt: skip
+_WEEKDAYS = tuple(name[:3] for name in _WEEKDAY_NAMES)
+_MONTHS = tuple(name[:3] for name in _MONTH_NAMES)
+
 
 @dataclass(frozen=True, slots=True)
 class Performer:
@@ -48,11 +56,12 @@ def day_label(day: date, today: date) -> str:
         return "Today"
     if delta == 1:
         return "Yesterday"
+    weekday = _WEEKDAY_NAMES[day.weekday()]
     if 1 < delta < 7:
-        return day.strftime("%A")
+        return weekday
     if day.year == today.year:
-        return f"{day.strftime('%A')} {day.day} {day.strftime('%B')}"
-    return f"{day.day} {day.strftime('%B %Y')}"
+        return f"{weekday} {day.day} {_MONTH_NAMES[day.month - 1]}"
+    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -77,15 +86,12 @@ def relative_time(moment: datetime, now: datetime) -> str:
     return "1 year ago" if years == 1 else f"{years} years ago"
 
 
-# English names, whatever the server's locale (strftime's %a and %b follow it), and
-# cheaper than strftime on every card.
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 def exact_time(moment: datetime, tz: tzinfo) -> str:
     """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name."""
-    t = moment.astimezone(tz)
+    return _exact_local(moment.astimezone(tz))
+
+
+def _exact_local(t: datetime) -> str:
     return (
         f"{_WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]} {t.year}, "
         f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} {t.tzname()}"
@@ -134,7 +140,11 @@ def span_text(span: ActivitySpan) -> str:
     length = duration_text(duration)
     if span.opens:
         return f"{ended} within a minute" if duration < timedelta(minutes=1) else f"{ended} {length} later"
-    return f"{lasted} at least {length}" if span.at_least else f"{lasted} {length}"
+    if span.at_least:
+        # It began before the oldest event read: the length is only a lower bound,
+        # and "at least less than a minute" would say nothing.
+        return f"{lasted} an unknown time" if duration < timedelta(minutes=1) else f"{lasted} at least {length}"
+    return f"{lasted} {length}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +179,8 @@ def build_entries(
     last_day = previous.astimezone(tz).date() if previous is not None else None
     entries = []
     for index, activity in enumerate(activities):
-        day = activity.created_at.astimezone(tz).date()
+        local = activity.created_at.astimezone(tz)
+        day = local.date()
         entries.append(
             Entry(
                 activity=activity,
@@ -177,7 +188,7 @@ def build_entries(
                 position=offset + index + 1,
                 day=day_label(day, today) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
-                exact=exact_time(activity.created_at, tz),
+                exact=_exact_local(local),
                 is_known_type=activity.type in KNOWN_ACTIVITY_TYPES,
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",

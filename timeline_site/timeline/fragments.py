@@ -28,13 +28,7 @@ def fragment_key(request: HttpRequest, partial: str) -> str:
     return f"fragment:v1:{partial}:{timezone.get_current_timezone_name()}:{query}"
 
 
-def cached_fragment(request: HttpRequest, key: str) -> HttpResponse | None:
-    if settings.INVENT_CACHE_SECONDS <= 0:
-        return None
-    stored = cache.get(key)
-    if stored is None:
-        return None
-    plain, compressed = stored
+def _fragment_response(request: HttpRequest, plain: bytes, compressed: bytes) -> HttpResponse:
     if ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
         response = HttpResponse(compressed)
         response["Content-Encoding"] = "gzip"  # GZipMiddleware leaves an encoded response alone
@@ -44,7 +38,19 @@ def cached_fragment(request: HttpRequest, key: str) -> HttpResponse | None:
     return response
 
 
-def store_fragment(key: str, response: HttpResponse) -> None:
-    if settings.INVENT_CACHE_SECONDS > 0 and response.status_code == 200:
-        body = response.content
-        cache.set(key, (body, gzip.compress(body, compresslevel=6, mtime=0)), timeout=settings.INVENT_CACHE_SECONDS)
+def cached_fragment(request: HttpRequest, key: str) -> HttpResponse | None:
+    if settings.INVENT_CACHE_SECONDS <= 0:
+        return None
+    stored = cache.get(key)
+    return None if stored is None else _fragment_response(request, *stored)
+
+
+def store_fragment(request: HttpRequest, key: str, response: HttpResponse) -> HttpResponse:
+    """Keep a freshly rendered fragment, and answer with it as a repeat would be answered
+    (compressed once, here, not again by GZipMiddleware)."""
+    if settings.INVENT_CACHE_SECONDS <= 0 or response.status_code != 200:
+        return response
+    body = response.content
+    compressed = gzip.compress(body, compresslevel=6, mtime=0)
+    cache.set(key, (body, compressed), timeout=settings.INVENT_CACHE_SECONDS)
+    return _fragment_response(request, body, compressed)

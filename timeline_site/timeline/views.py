@@ -179,9 +179,7 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
         return reswap(render(request, "timeline/timeline.html#spans", context), "none")
     if fragment:
         response = render(request, f"timeline/timeline.html#{partial}", context)
-        if not page.stale:
-            store_fragment(cache_key, response)
-        return response
+        return response if page.stale else store_fragment(request, cache_key, response)
 
     context["contact"] = contact
     # A HEAD (a link checker, say) is not somebody reading the timeline.
