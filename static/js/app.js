@@ -5,19 +5,42 @@
   "use strict";
 
   // 1. Time zone: remember the browser's zone in a cookie the server reads.
-  var zone = "";
-  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
-  var hadCookie = /(?:^|;\s*)tz=/.test(document.cookie);
-  if (zone && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+  //    Asking the browser costs its first Intl call (about 100 ms on a slow
+  //    phone), so it is asked at once only on a first visit; otherwise this
+  //    page is already in the remembered zone, and a change (travel) only
+  //    matters for the next page: it is checked once the browser is idle.
+  function browserZone() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+    return /^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone) ? zone : "";
+  }
+  function rememberZone(zone) {
     var secure = location.protocol === "https:" ? "; Secure" : "";
     document.cookie = "tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
-    var rendered = document.body.getAttribute("data-time-zone");
-    // First visit: the page was rendered in UTC. Render it again, once, in the
-    // viewer's zone (only if the cookie really stuck, so this cannot loop).
-    if (!hadCookie && rendered && rendered !== zone && /(?:^|;\s*)tz=/.test(document.cookie)
-        && document.querySelector("[data-activity-id]")) {
-      location.replace(location.href);
-      return;
+  }
+  var remembered = /(?:^|;\s*)tz=([^;]*)/.exec(document.cookie);
+  if (!remembered) {
+    var zone = browserZone();
+    if (zone) {
+      rememberZone(zone);
+      var rendered = document.body.getAttribute("data-time-zone");
+      // First visit: the page was rendered in UTC. Render it again, once, in the
+      // viewer's zone (only if the cookie really stuck, so this cannot loop).
+      if (rendered && rendered !== zone && /(?:^|;\s*)tz=/.test(document.cookie)
+          && document.querySelector("[data-activity-id]")) {
+        location.replace(location.href);
+        return;
+      }
+    }
+  } else {
+    var checkZone = function () {
+      var current = browserZone();
+      if (current && current !== remembered[1]) { rememberZone(current); }
+    };
+    if (window.requestIdleCallback) {
+      window.requestIdleCallback(checkZone, { timeout: 10000 });
+    } else {
+      setTimeout(checkZone, 2000);
     }
   }
 

@@ -130,3 +130,27 @@ def test_axe_finds_no_violations(phone: bool, app_server: AppServer, open_page: 
     violations = results.response["violations"]
     assert results.violations_count == 0, "axe:\n" + _describe(violations)
     watch.assert_clean()
+
+
+def test_times_follow_the_browsers_zone_and_a_changed_zone_is_remembered_for_the_next_page(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    # The browser is in Europe/Lisbon (WET in winter); the cookie remembers Tokyo,
+    # as if the viewer had travelled since. This page is in the remembered zone, and
+    # once the browser is idle the cookie follows the browser, for the next page.
+    page = open_page()
+    page.context.add_cookies([{"name": "tz", "value": "Asia/Tokyo", "url": app_server.base_url}])
+    page.add_init_script(  # counts asks for the zone before the page is ready (each costs ~100 ms on a phone)
+        "window.zoneAsks = 0; const Format = Intl.DateTimeFormat;"
+        "Intl.DateTimeFormat = function (...args) { window.zoneAsks++; return Format(...args); };"
+        "document.addEventListener('DOMContentLoaded', () => { window.zoneAsksWhenReady = window.zoneAsks; });"
+    )
+    page.goto(f"/orgs/{ORG}/contacts/ct_ada/")
+    assert page.evaluate("window.zoneAsksWhenReady") == 0  # not on the way to the first paint
+    assert page.locator("body").get_attribute("data-time-zone") == "Asia/Tokyo"
+    assert "JST" in (page.locator("article time").first.get_attribute("title") or "")
+    page.wait_for_function("() => document.cookie.includes('tz=Europe/Lisbon')", timeout=15_000)
+    page.reload()
+    assert page.locator("body").get_attribute("data-time-zone") == "Europe/Lisbon"
+    assert "WET" in (page.locator("article time").first.get_attribute("title") or "")
+    watch.assert_clean()
