@@ -323,3 +323,21 @@ _DOM_PROBLEMS = """
 }
 """
 _TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def test_page_down_and_up_move_between_activities_far_down_the_feed(open_page: OpenPage, watch: BrowserWatch) -> None:
+    # The ARIA feed pattern. Cards far off screen skip layout until needed
+    # (content-visibility): moving focus to one must still show it.
+    page = open_page(phone=True)
+    page.goto(f"/orgs/{ORG}/contacts/ct_ada/")
+    page.locator(ARTICLES).first.focus()
+    for _ in range(30):
+        page.keyboard.press("PageDown")
+    focused = page.locator(f"{ARTICLES}:focus")
+    expect(focused).to_have_attribute("aria-posinset", "31")
+    expect(focused).to_be_in_viewport()
+    box = focused.bounding_box()
+    assert box is not None and box["height"] > 40  # laid out, not a placeholder
+    page.keyboard.press("PageUp")
+    expect(page.locator(f"{ARTICLES}:focus")).to_have_attribute("aria-posinset", "30")
+    watch.assert_clean()
