@@ -29,16 +29,16 @@ pytestmark = pytest.mark.django_db
 
 def junk(rng: random.Random, depth: int = 0) -> Any:
     """Any JSON value, hostile strings and odd dates included (nesting bounded)."""
-    choice = rng.randrange(12 if depth < 2 else 9)
-    if choice == 9:
-        return [junk(rng, depth + 1) for _ in range(rng.randrange(3))]
+    choice = rng.randrange(13 if depth < 2 else 10)
     if choice == 10:
+        return [junk(rng, depth + 1) for _ in range(rng.randrange(3))]
+    if choice == 11:
         keys = ["id", "name", "content", "file_url", "color", "boards"]
         return {rng.choice(keys): junk(rng, depth + 1) for _ in range(3)}
-    if choice == 11:
+    if choice == 12:
         return rng.choice(["2026-11-01T10:00:00Z", "2026-13-40T99:00:00Z", "yesterday", "2026-11-01T10:00:00+05:30"])
     return [
-        None, True, -1, 2**70, 3.5, "", "<script>alert(1)</script>", "\u202egnp.exe",
+        None, True, -1, 2**70, 3.5, "", "<script>alert(1)</script>", "\u202egnp.exe", "lone \ud800 surrogate",
         rng.choice(["javascript:alert(1)", "https://example.com/a.png", "//evil.test/x", "data:,x", "/ok.png"]),
     ][choice]  # fmt: skip
 

@@ -169,7 +169,8 @@ def test_refused_connection_is_retried_then_unavailable(client: InventClient, no
 
 @responses.activate
 @pytest.mark.parametrize(
-    "body", ["<html>gateway</html>", "{not json", json.dumps({"items": []}), json.dumps("text"), ""]
+    "body",
+    ["<html>gateway</html>", "{not json", json.dumps({"items": []}), json.dumps("text"), "", "[" * 100_000],
 )
 def test_malformed_or_non_list_json_is_unavailable(client: InventClient, body: str) -> None:
     responses.get(ACTIVITIES, body=body, content_type="application/json")
@@ -283,3 +284,29 @@ def test_redirects_are_not_followed(client: InventClient) -> None:
     with pytest.raises(InventUnavailable):
         list_page(client)
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_lone_surrogates_and_deep_metadata_come_out_sendable_and_bounded(client: InventClient) -> None:
+    lone = "bad \ud800 text"  # JSON allows it ("\ud800"); UTF-8 cannot carry it
+    deep: object = "bottom"
+    for _ in range(50):
+        deep = {"next": deep}
+    body = json.dumps(
+        [{"id": "a1", "type": "note_created", "created_at": "2026-11-01T10:00:00Z",
+          "actor": {"id": "u1", "name": lone, "avatar": "https://cdn.example.com/\udc00.png"},
+          "note": {"id": "n1", "content": lone, "attachments": [{"id": "f1", "file_filename": lone}]},
+          "metadata": {lone: lone, "deep": deep}}]
+    )  # fmt: skip
+    responses.get(ACTIVITIES, body=body, content_type="application/json")
+    activity = list_page(client).items[0]
+    texts = [activity.actor.name, activity.note.content, activity.note.attachments[0].filename]  # type: ignore[union-attr]
+    assert texts == ["bad \ufffd text"] * 3
+    assert activity.actor.avatar == "https://cdn.example.com/\ufffd.png"  # type: ignore[union-attr]
+    assert activity.metadata["bad \ufffd text"] == "bad \ufffd text"
+    json.dumps(activity.metadata).encode("utf-8")  # nothing unsendable left anywhere
+    level: object = activity.metadata["deep"]
+    depth = 0
+    while isinstance(level, dict):
+        level, depth = level["next"], depth + 1
+    assert level == "…" and depth < 10

@@ -187,7 +187,7 @@ class InventClient:
             raise InventUnavailable("Invent's answer was cut off.") from None
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise InventUnavailable("Invent sent an answer that is not valid JSON.") from None
 
     # --- Endpoints ----------------------------------------------------------

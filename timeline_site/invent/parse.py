@@ -42,6 +42,7 @@ _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None) | _BIDI_CONTROLS
 MAX_ID_LENGTH = 256
 # Control characters, spaces, and what could end an HTML attribute or start a tag.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _URL_UNSAFE = re.compile(r'[\x00-\x20\\"<>`]')
 
 
@@ -57,10 +58,20 @@ def _obj(value: object) -> Mapping[str, object] | None:
 # that first (a flag lookup in CPython) skips a translate per field.
 
 
+def _well_formed(value: str) -> str:
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"), which can be neither sent as UTF-8 nor
+    stored: each becomes U+FFFD. (Only non-ASCII strings can hold one.)"""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def text(value: object) -> str:
     """A string field; numbers are accepted (ids are sometimes numeric), anything else is empty."""
     if isinstance(value, str):
-        return value if value.isascii() else value.translate(_BIDI_CONTROLS)
+        return value if value.isascii() else _well_formed(value).translate(_BIDI_CONTROLS)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
@@ -114,7 +125,7 @@ def safe_url(value: object) -> str | None:
     """An http(s) URL or a same-origin absolute path; anything else (javascript:, data:, //host) is None."""
     if not isinstance(value, str):
         return None
-    url = value.strip()
+    url = value.strip() if value.isascii() else _well_formed(value).strip()
     if not url or len(url) > MAX_URL_LENGTH or _URL_UNSAFE.search(url):
         return None
     if url.startswith("/"):
@@ -126,6 +137,28 @@ def safe_url(value: object) -> str | None:
     if parts.scheme.lower() in {"http", "https"} and parts.hostname:
         return url
     return None
+
+
+MAX_METADATA_DEPTH = 5
+
+
+def _metadata(value: object) -> dict[str, object]:
+    """Free-form metadata, kept as JSON values with well-formed text and at most
+    MAX_METADATA_DEPTH levels (deeper values become "…"), so any display of it is bounded."""
+
+    def clean(node: object, depth: int) -> object:
+        if isinstance(node, str):
+            return node if node.isascii() else _well_formed(node)
+        if isinstance(node, dict | list) and depth >= MAX_METADATA_DEPTH:
+            return "…"
+        if isinstance(node, dict):
+            return {str(clean(key, depth)): clean(item, depth + 1) for key, item in node.items()}
+        if isinstance(node, list):
+            return [clean(item, depth + 1) for item in node]
+        return node
+
+    cleaned = clean(value, 0) if isinstance(value, dict) else {}
+    return cleaned if isinstance(cleaned, dict) else {}
 
 
 def _list[T](value: object, parse: Callable[[Mapping[str, object]], T | None]) -> tuple[T, ...]:
@@ -235,7 +268,7 @@ def parse_activity(data: object) -> Activity:
     created_at = timestamp(item.get("created_at"))
     if not ident or not kind or created_at is None:
         raise MalformedItem("activity lacks a usable id, type or created_at")
-    metadata = _obj(item.get("metadata"))
+    metadata = _metadata(item.get("metadata"))
     return Activity(
         id=ident,
         type=kind[:64],
@@ -246,7 +279,7 @@ def parse_activity(data: object) -> Activity:
         broadcast=parse_broadcast(_obj(item.get("broadcast"))),
         note=parse_note(_obj(item.get("note"))),
         file=parse_file(_obj(item.get("file"))),
-        metadata=dict(metadata) if metadata is not None else {},
+        metadata=metadata,
     )
 
 
