@@ -38,7 +38,7 @@ def junk(rng: random.Random, depth: int = 0) -> Any:
     if choice == 12:
         return rng.choice(["2026-11-01T10:00:00Z", "2026-13-40T99:00:00Z", "yesterday", "2026-11-01T10:00:00+05:30"])
     return [
-        None, True, -1, 2**70, 3.5, "", "<script>alert(1)</script>", "\u202egnp.exe", "lone \ud800 surrogate",
+        None, True, -1, 2**70, 3.5, "", "<script>alert(1)</script>", "\u202egnp.exe", "lone \ud800 surrogate\x00",
         rng.choice(["javascript:alert(1)", "https://example.com/a.png", "//evil.test/x", "data:,x", "/ok.png"]),
     ][choice]  # fmt: skip
 

@@ -287,8 +287,9 @@ def test_redirects_are_not_followed(client: InventClient) -> None:
 
 
 @responses.activate
-def test_lone_surrogates_and_deep_metadata_come_out_sendable_and_bounded(client: InventClient) -> None:
-    lone = "bad \ud800 text"  # JSON allows it ("\ud800"); UTF-8 cannot carry it
+def test_surrogates_control_characters_and_deep_metadata_come_out_sendable_and_bounded(client: InventClient) -> None:
+    # JSON allows a lone surrogate ("\ud800"), which UTF-8 cannot carry, and NUL, which PostgreSQL refuses.
+    lone = "bad \ud800 te\x00xt\x1b"
     deep: object = "bottom"
     for _ in range(50):
         deep = {"next": deep}

@@ -43,6 +43,7 @@ _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], Non
 MAX_ID_LENGTH = 256
 # Control characters, spaces, and what could end an HTML attribute or start a tag.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _URL_UNSAFE = re.compile(r'[\x00-\x20\\"<>`]')
 
 
@@ -54,8 +55,8 @@ def _obj(value: object) -> Mapping[str, object] | None:
     return value if isinstance(value, dict) else None  # decoded JSON: objects are dicts
 
 
-# Most text is ASCII, which holds none of the characters dropped below: checking
-# that first (a flag lookup in CPython) skips a translate per field.
+# Most text is ASCII, which holds none of the non-ASCII characters dropped below:
+# checking that first (a flag lookup in CPython) skips a translate per field.
 
 
 def _well_formed(value: str) -> str:
@@ -68,10 +69,18 @@ def _well_formed(value: str) -> str:
     return value
 
 
+def _clean(value: str) -> str:
+    """Text as it may be shown and stored: well-formed, without bidi controls, and without
+    control characters other than tab and line breaks (PostgreSQL refuses NUL, HTML calls them errors)."""
+    if not value.isascii():
+        value = _well_formed(value).translate(_BIDI_CONTROLS)
+    return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+
+
 def text(value: object) -> str:
     """A string field; numbers are accepted (ids are sometimes numeric), anything else is empty."""
     if isinstance(value, str):
-        return value if value.isascii() else _well_formed(value).translate(_BIDI_CONTROLS)
+        return _clean(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
@@ -148,7 +157,7 @@ def _metadata(value: object) -> dict[str, object]:
 
     def clean(node: object, depth: int) -> object:
         if isinstance(node, str):
-            return node if node.isascii() else _well_formed(node)
+            return _clean(node)
         if isinstance(node, dict | list) and depth >= MAX_METADATA_DEPTH:
             return "…"
         if isinstance(node, dict):
