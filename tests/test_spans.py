@@ -16,7 +16,6 @@ import pytest
 import responses
 from django.test import Client, override_settings
 
-from tests.fake_invent import ACTIVITIES_URL as ACTIVITIES
 from tests.fake_invent import BASE, FakeFeed
 from timeline_site.demo_invent.models import DemoActivity
 from timeline_site.invent import spans as spans_module
@@ -37,7 +36,7 @@ def feed() -> Iterator[FakeFeed]:
         ),
         responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
     ):  # fmt: skip
-        mock.add_callback(responses.GET, ACTIVITIES, callback=fake.callback)
+        fake.install(mock)
         yield fake
 
 

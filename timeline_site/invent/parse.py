@@ -41,9 +41,10 @@ MIN_YEAR, MAX_YEAR = 1970, 2999
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None) | _BIDI_CONTROLS
 MAX_ID_LENGTH = 256
-# Control characters, spaces, and what could end an HTML attribute or start a tag.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters other than tab and line breaks.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# In a URL: control characters, spaces, and what could end an HTML attribute or start a tag.
 _URL_UNSAFE = re.compile(r'[\x00-\x20\\"<>`]')
 
 
@@ -53,10 +54,6 @@ class MalformedItem(ValueError):
 
 def _obj(value: object) -> Mapping[str, object] | None:
     return value if isinstance(value, dict) else None  # decoded JSON: objects are dicts
-
-
-# Most text is ASCII, which holds none of the non-ASCII characters dropped below:
-# checking that first (a flag lookup in CPython) skips a translate per field.
 
 
 def _well_formed(value: str) -> str:
@@ -71,7 +68,9 @@ def _well_formed(value: str) -> str:
 
 def _clean(value: str) -> str:
     """Text as it may be shown and stored: well-formed, without bidi controls, and without
-    control characters other than tab and line breaks (PostgreSQL refuses NUL, HTML calls them errors)."""
+    control characters other than tab and line breaks (PostgreSQL refuses NUL, HTML calls them errors).
+    Most text is ASCII, which holds none of the non-ASCII ones: checking that first (a flag lookup in
+    CPython) skips the rest for most fields."""
     if not value.isascii():
         value = _well_formed(value).translate(_BIDI_CONTROLS)
     return _CONTROL.sub("", value) if _CONTROL.search(value) else value
@@ -134,7 +133,7 @@ def safe_url(value: object) -> str | None:
     """An http(s) URL or a same-origin absolute path; anything else (javascript:, data:, //host) is None."""
     if not isinstance(value, str):
         return None
-    url = value.strip() if value.isascii() else _well_formed(value).strip()
+    url = _well_formed(value).strip()
     if not url or len(url) > MAX_URL_LENGTH or _URL_UNSAFE.search(url):
         return None
     if url.startswith("/"):

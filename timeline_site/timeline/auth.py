@@ -28,8 +28,7 @@ class DashboardBackend(ModelBackend):
         return super().user_can_authenticate(user)
 
     def get_user(self, user_id: Any) -> Any:
-        # ModelBackend.get_user, with the user read by plain SQL: this runs on every
-        # request (each scroll too), and compiling the ORM query cost more than running it.
+        # ModelBackend.get_user, with the user read by plain SQL (see access.user_by_pk).
         user = user_by_pk(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from timeline_site.invent.spans import ContactState
 from timeline_site.invent.types import Activity, Contact, Segment
-from timeline_site.timeline.display import Performer, exact_time, performer_of, relative_time
+from timeline_site.timeline.display import MONTHS_SHORT, Performer, exact_time, performer_of, relative_time
 
 # Invent's channel types (contract 5.1) as staff know them.
 CHANNEL_PLATFORMS: dict[str, str] = {
@@ -92,7 +92,7 @@ class Moment:
 
 def moment(at: datetime, *, tz: tzinfo, now: datetime) -> Moment:
     local, today = at.astimezone(tz), now.astimezone(tz)
-    date = f"{local.day} {local.strftime('%b')}" + ("" if local.year == today.year else f" {local.year}")
+    date = f"{local.day} {MONTHS_SHORT[local.month - 1]}" + ("" if local.year == today.year else f" {local.year}")
     return Moment(at=at, date=date, relative=relative_time(at, now), exact=exact_time(at, tz))
 
 

@@ -22,7 +22,7 @@ _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                 "November", "December")  # fmt: skip
 _WEEKDAYS = tuple(name[:3] for name in _WEEKDAY_NAMES)
-_MONTHS = tuple(name[:3] for name in _MONTH_NAMES)
+MONTHS_SHORT = tuple(name[:3] for name in _MONTH_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def exact_time(moment: datetime, tz: tzinfo) -> str:
 
 def _exact_local(t: datetime) -> str:
     return (
-        f"{_WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]} {t.year}, "
+        f"{_WEEKDAYS[t.weekday()]} {t.day} {MONTHS_SHORT[t.month - 1]} {t.year}, "
         f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} {t.tzname()}"
     )
 
