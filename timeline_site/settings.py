@@ -9,13 +9,16 @@ real secret key is required, HTTPS is enforced and cookies are Secure.
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from timeline_site.env import (
+from timeline_site.core.env import (
     database_from_url,
+    demo_management_command,
     env_bool,
     env_float,
     env_int,
@@ -29,12 +32,15 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
+    # The README's demo commands (`manage.py demo_invent_add_activity …`) run in a fresh shell
+    # with nothing set; with the embedded demo as the upstream they sign nothing that outlives
+    # the process. Servers (gunicorn, runserver) and `check` still need a key with DEBUG off.
+    if not (DEBUG or demo_management_command(sys.argv, demo_upstream=not env_str("INVENT_API_URL"))):
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. It is required when DJANGO_DEBUG is off; "
             "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    # Development only: a fresh key per process (sessions do not survive a restart).
+    # A fresh, unguessable key per process (sessions do not survive a restart).
     SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(40)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
@@ -49,6 +55,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "timeline_site.core",
     "timeline_site.timeline",
     "timeline_site.demo_invent",
 ]
@@ -57,11 +64,12 @@ INSTALLED_APPS = [
 FRAME_ANCESTORS = env_list("DJANGO_FRAME_ANCESTORS")
 
 MIDDLEWARE = [
-    "timeline_site.timeline.middleware.ClientAddressMiddleware",
+    "timeline_site.core.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "timeline_site.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Server-Timing (upstream vs. the dashboard's own time) on every dynamic response.
-    "timeline_site.timeline.server_timing.ServerTimingMiddleware",
+    "timeline_site.core.server_timing.ServerTimingMiddleware",
     # Compresses HTML pages and fragments (WhiteNoise serves static files pre-compressed);
     # Django's version pads its output against BREACH, and CSRF tokens are masked per response.
     "django.middleware.gzip.GZipMiddleware",
@@ -69,11 +77,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Caps each request's upstream calls and charges them to its user's share of the budget.
+    "timeline_site.core.upstream.UpstreamAllowanceMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "timeline_site.timeline.middleware.HtmxAwareLoginRequiredMiddleware",
+    "timeline_site.core.middleware.HtmxAwareLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "timeline_site.timeline.middleware.ViewerTimeZoneMiddleware",
+    "timeline_site.core.middleware.ViewerTimeZoneMiddleware",
 ]
 if not FRAME_ANCESTORS:
     # X-Frame-Options cannot express an allow-list, so it is only sent when
@@ -94,9 +104,19 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "timeline_site.timeline.context_processors.viewer",
+                "timeline_site.core.context_processors.viewer",
             ],
         },
+    },
+    {
+        # The activity cards: fifty a page, each chosen through the kinds registry. Jinja2 through
+        # Django's own backend (autoescape on) renders them several times faster than Django
+        # templates (see README, "Benchmark"); the page around them stays a Django template.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "cards",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "timeline_site.timeline.jinja.environment"},
     },
 ]
 
@@ -106,20 +126,41 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "ct")
+# "default" holds pages, fragments, stale copies and sessions, and may evict them.
+# "counters" holds only the sign-in throttle and the upstream budget, which must
+# not be pushed out by the page cache filling up.
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "ct"),
-        }
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        },
+        "counters": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_KEY_PREFIX}-counters",
+        },
     }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "contact-timeline",
-        }
+        },
+        # A store of its own (not DatabaseCache: it culls at MAX_ENTRIES too, and its incr
+        # is a read then a write, not atomic). Entries live at most 15 minutes (sign-in) or
+        # about a minute (budget); each new sign-in entry costs a password hash, so a process
+        # cannot make more than some tens of thousands in 15 minutes. Culling drops the least
+        # recently used first, so a live counter is only dropped after more than 600,000
+        # newer entries.
+        "counters": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "contact-timeline-counters",
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        },
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -128,7 +169,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["timeline_site.timeline.auth.DashboardBackend"]
+AUTHENTICATION_BACKENDS = ["timeline_site.core.auth.DashboardBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -188,8 +229,18 @@ INVENT_STALE_SECONDS = env_int("INVENT_STALE_SECONDS", 600)
 # per client address); shared through the cache, so set REDIS_URL when running
 # more than one process. 0 turns the budget off.
 INVENT_BUDGET_PER_MINUTE = env_int("INVENT_BUDGET_PER_MINUTE", 450)
+# Each user's share of that minute (by account; by address when signed out), so one person
+# cannot spend it for everyone: a third lets three heavy users run at once while one
+# person paging fast (~10 pages a minute, a handful of calls each) never meets it. 0: off.
+INVENT_BUDGET_PER_USER_PER_MINUTE = env_int("INVENT_BUDGET_PER_USER_PER_MINUTE", INVENT_BUDGET_PER_MINUTE // 3)
+# Upstream attempts (retries included) one dashboard request may make. The largest honest
+# page is one stream per selected type (7 at most: all 8 is one unfiltered stream) plus
+# the contact, i.e. 8, with 4 to spare for refilling short pages or a retry; a crafted
+# cursor that asks for more gets a clear refusal instead. 0: no cap.
+INVENT_MAX_CALLS_PER_REQUEST = env_int("INVENT_MAX_CALLS_PER_REQUEST", 12)
 # Activities per timeline page (and per upstream request); Invent caps take at 100.
 TIMELINE_PAGE_SIZE = min(env_int("TIMELINE_PAGE_SIZE", 50, minimum=1), 100)
+TIMELINE_PHONE_REGION = env_str("TIMELINE_PHONE_REGION", "GB").upper()  # ISO country of numbers typed without "+"
 
 # The embedded demo Invent: used whenever INVENT_API_URL is empty.
 DEMO_INVENT_ENABLED = not INVENT_API_URL
@@ -219,8 +270,29 @@ SECURE_CSP = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Contact searches put e-mail addresses in the query string: request lines are logged without it.
+    "filters": {"no_query_string": {"()": "timeline_site.core.log_filters.StripQueryString"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        # runserver's request log, as Django sets it up, plus the filter.
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["no_query_string"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }

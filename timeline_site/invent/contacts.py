@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-
-from django.conf import settings
 
 from timeline_site.invent.cache import cached_contact
 from timeline_site.invent.client import ContactFilters, get_client
 from timeline_site.invent.errors import InventError
-from timeline_site.invent.timeline import Cursor, TimelinePage, run_in_background, timeline_page
 from timeline_site.invent.types import Contact, ContactPage
 
 logger = logging.getLogger(__name__)
@@ -32,21 +28,6 @@ def contact_or_none(*, org_id: str, contact_id: str) -> Contact | None:
     except InventError as exc:
         logger.info("No contact record for %s/%s: %s", org_id, contact_id, type(exc).__name__)
         return None
-
-
-def timeline_with_contact(
-    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None
-) -> tuple[TimelinePage, Contact | None]:
-    """A full page's two reads at once: the first page of the timeline (its failure is the
-    page's) and the contact record (its failure only loses the header)."""
-    if not settings.INVENT_PARALLEL_FETCH:
-        return (
-            timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor),
-            contact_or_none(org_id=org_id, contact_id=contact_id),
-        )
-    contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
-    page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
-    return page, contact.result()
 
 
 def search_contacts(*, org_id: str, filters: ContactFilters, take: int) -> ContactPage:

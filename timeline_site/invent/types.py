@@ -11,22 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from functools import lru_cache
 
-
-class ActivityType(StrEnum):
-    NOTE_CREATED = "note_created"
-    FILE_UPLOADED = "file_uploaded"
-    SEGMENT_ADDED = "segment_added"
-    SEGMENT_REMOVED = "segment_removed"
-    CONTACT_BLOCKED = "contact_blocked"
-    CONTACT_UNBLOCKED = "contact_unblocked"
-    CONTACT_UNSUBSCRIBED = "contact_unsubscribed"
-    CONTACT_RESUBSCRIBED = "contact_resubscribed"
-
-
-KNOWN_ACTIVITY_TYPES: tuple[str, ...] = tuple(t.value for t in ActivityType)
+# Re-exported: the client checks type filters against it.
+from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES as KNOWN_ACTIVITY_TYPES
 
 # Invent's segment colours, in the docs' order (Tailwind palette names).
 SEGMENT_COLORS: tuple[str, ...] = (
@@ -122,7 +110,7 @@ class Note:
 @dataclass(frozen=True, slots=True)
 class Activity:
     id: str
-    type: str  # an ActivityType value, or a type this code does not know yet
+    type: str  # a kind in timeline_site.invent.kinds, or one this code does not know yet
     created_at: datetime
     actor: Actor | None = None
     assistant: Assistant | None = None

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Literal
 
-from timeline_site.invent.spans import ContactState
-from timeline_site.invent.types import Activity, Contact, Segment
-from timeline_site.timeline.display import MONTHS_SHORT, Performer, exact_time, performer_of, relative_time
+from django.utils.dateformat import format as format_date
 
-# Invent's channel types (contract 5.1) as staff know them.
+from timeline_site.invent.contact_state import ContactState
+from timeline_site.invent.types import Activity, Contact, Segment
+from timeline_site.timeline.display import Performer, exact_time, performer_of, relative_time
+
+# Invent's channel types (the `type` of a contact's channel) as staff know them.
 CHANNEL_PLATFORMS: dict[str, str] = {
     "gmail": "Gmail",
     "whatsapp_bot": "WhatsApp",
@@ -92,7 +94,7 @@ class Moment:
 
 def moment(at: datetime, *, tz: tzinfo, now: datetime) -> Moment:
     local, today = at.astimezone(tz), now.astimezone(tz)
-    date = f"{local.day} {MONTHS_SHORT[local.month - 1]}" + ("" if local.year == today.year else f" {local.year}")
+    date = format_date(local, "j M" if local.year == today.year else "j M Y")
     return Moment(at=at, date=date, relative=relative_time(at, now), exact=exact_time(at, tz))
 
 
@@ -120,6 +122,7 @@ class ContactHeader:
     status_known: bool  # False: neither the contact nor its history says whether it is blocked or unsubscribed
     segments: tuple[SegmentLine, ...] | None  # None: not known
     from_events: bool  # Invent gave no contact record: the state is read from the activity history
+    history_pending: bool = False  # the activity history's part (since when, by whom, why) follows in its own request
 
 
 def _status(
@@ -141,7 +144,9 @@ def _status(
     )
 
 
-def build_header(contact: Contact | None, state: ContactState, *, tz: tzinfo, now: datetime) -> ContactHeader:
+def build_header(
+    contact: Contact | None, state: ContactState, *, tz: tzinfo, now: datetime, history_pending: bool = False
+) -> ContactHeader:
     statuses = []
     if state.blocked:
         statuses.append(_status("blocked", state.blocked_since, state.block_event, tz=tz, now=now))
@@ -168,4 +173,5 @@ def build_header(contact: Contact | None, state: ContactState, *, tz: tzinfo, no
         status_known=state.blocked is not None and state.unsubscribed is not None,
         segments=segments,
         from_events=state.from_events,
+        history_pending=history_pending,
     )

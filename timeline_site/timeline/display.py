@@ -1,28 +1,26 @@
-"""Turning typed activities into what a card shows: who, when, which day.
+"""Turning typed activities into what a card shows: who, when, which day, how long a state lasted.
 
-Pure functions of records, a time zone and "now", so they are easy to test
-and the templates stay free of logic.
+Pure functions of records, a time zone and "now", so they are easy to test and
+the templates stay free of logic. Dates are written by Django's own date
+formatting (the `date` filter's engine).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
-from timeline_site.invent.spans import SPAN_TYPES, ActivitySpan, SpanState
-from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES, Activity
+from django.utils.dateformat import format as format_date
+
+from timeline_site.invent.kinds import SPAN_TYPES, ActivityKind, SpanState, kind_of
+from timeline_site.invent.pairing import ActivitySpan
+from timeline_site.invent.types import Activity
 
 PerformerKind = Literal["staff", "assistant", "system"]
-
-# English names, whatever the server's locale (strftime's %A and %B follow it),
-# and cheaper than strftime on every card.
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December")  # fmt: skip
-_WEEKDAYS = tuple(name[:3] for name in _WEEKDAY_NAMES)
-MONTHS_SHORT = tuple(name[:3] for name in _MONTH_NAMES)
+EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +54,11 @@ def day_label(day: date, today: date) -> str:
         return "Today"
     if delta == 1:
         return "Yesterday"
-    weekday = _WEEKDAY_NAMES[day.weekday()]
     if 1 < delta < 7:
-        return weekday
+        return format_date(day, "l")
     if day.year == today.year:
-        return f"{weekday} {day.day} {_MONTH_NAMES[day.month - 1]}"
-    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+        return format_date(day, "l j F")
+    return format_date(day, "j F Y")
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -88,14 +85,7 @@ def relative_time(moment: datetime, now: datetime) -> str:
 
 def exact_time(moment: datetime, tz: tzinfo) -> str:
     """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name."""
-    return _exact_local(moment.astimezone(tz))
-
-
-def _exact_local(t: datetime) -> str:
-    return (
-        f"{_WEEKDAYS[t.weekday()]} {t.day} {MONTHS_SHORT[t.month - 1]} {t.year}, "
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} {t.tzname()}"
-    )
+    return format_date(moment.astimezone(tz), EXACT_FORMAT)
 
 
 def _plural(count: int, unit: str) -> str:
@@ -149,16 +139,22 @@ def span_text(span: ActivitySpan) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """One card: the activity, what kind it is, and everything the card template shows about it."""
+
     activity: Activity
+    kind: ActivityKind
     performer: Performer
     position: int  # 1-based, for aria-posinset
     day: str | None  # a day header goes before this entry
     relative: str
     exact: str
-    is_known_type: bool
     span: ActivitySpan | None = None  # for paired events (blocked/unblocked, ...): how long the state held
     span_text: str = ""
     span_pending: bool = False  # spans for this page follow in their own request
+
+    @property
+    def is_known_type(self) -> bool:
+        return bool(self.kind.value)
 
 
 def build_entries(
@@ -184,12 +180,12 @@ def build_entries(
         entries.append(
             Entry(
                 activity=activity,
+                kind=kind_of(activity.type),
                 performer=performer_of(activity),
                 position=offset + index + 1,
                 day=day_label(day, today) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
-                exact=_exact_local(local),
-                is_known_type=activity.type in KNOWN_ACTIVITY_TYPES,
+                exact=format_date(local, EXACT_FORMAT),
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
                 span_pending=pending and activity.type in SPAN_TYPES,
@@ -197,3 +193,41 @@ def build_entries(
         )
         last_day = day
     return entries
+
+
+def file_kind(mimetype: str) -> str:
+    """The icon a file gets for its MIME type."""
+    if mimetype.startswith("image/"):
+        return "image"
+    if mimetype == "application/pdf":
+        return "pdf"
+    if mimetype in {"text/csv", "application/vnd.ms-excel"} or "spreadsheet" in mimetype:
+        return "sheet"
+    if mimetype in {"application/zip", "application/x-zip-compressed", "application/gzip", "application/x-tar"}:
+        return "archive"
+    if mimetype.startswith("text/"):
+        return "text"
+    return "file"
+
+
+def humanize_type(activity_type: str) -> str:
+    """An unknown kind's name as words: "contact_merged" -> "Contact merged"."""
+    words = " ".join(activity_type.replace("_", " ").replace("-", " ").split())[:64]
+    return words[:1].upper() + words[1:] if words else "Unnamed"
+
+
+def metadata_items(metadata: object) -> list[tuple[str, str]]:
+    """Metadata as readable (key, value) text pairs, bounded in count and length: keys as words,
+    lists joined with commas, anything nested written as compact JSON."""
+    if not isinstance(metadata, dict):
+        return []
+    items = []
+    for key, value in list(metadata.items())[:20]:
+        if isinstance(value, str):
+            shown = value
+        elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        items.append((humanize_type(str(key))[:80], shown[:500]))
+    return items

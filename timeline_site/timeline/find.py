@@ -5,8 +5,11 @@ What was typed is turned into one of Invent's contact filters (contract 5.1):
 - anything with an "@" is an e-mail address: the `email` filter;
 - digits, optionally with "+", spaces, dots, dashes, slashes or brackets, are a
   phone number: the `user_id` filter (a channel's user id is its phone number
-  on SMS and WhatsApp) with the digits only, since WhatsApp stores
-  "447700900018" where SMS stores "+447700900018";
+  on SMS and WhatsApp). Invent matches it as a substring, and WhatsApp stores
+  "447700900018" where SMS stores "+447700900018", so the filter is the E.164
+  digits without the "+": a national ("07700 900018") or international-prefix
+  ("0044 7700 900018") form is first normalised with the default region
+  (TIMELINE_PHONE_REGION); what cannot be normalised is searched by its digits;
 - anything else is a name: the generic `search` filter, which Invent documents
   as a search by name.
 """
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Literal
 
+import phonenumbers
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, OuterRef, Subquery
 from django.urls import reverse
@@ -49,17 +54,62 @@ class ContactQuery:
         return _KIND_LABELS[self.kind]
 
 
-def parse_query(text: str) -> ContactQuery | None:
-    """What `text` searches for, or None when there is nothing to search."""
+def parse_query(text: str, *, phone_region: str | None = None) -> ContactQuery | None:
+    """What `text` searches for, or None when there is nothing to search.
+
+    `phone_region` is the region national phone numbers belong to (default: the
+    TIMELINE_PHONE_REGION setting).
+    """
     text = " ".join(text.split())
     if not text:
         return None
     if "@" in text:
         return ContactQuery("email", text, ContactFilters(email=text))
-    digits = re.sub(r"[^0-9]", "", text)
+    digits = _digits(text)
     if PHONE_LIKE.fullmatch(text) and len(digits) >= MIN_PHONE_DIGITS:
-        return ContactQuery("phone", text, ContactFilters(user_id=digits))
+        region = settings.TIMELINE_PHONE_REGION if phone_region is None else phone_region
+        return ContactQuery("phone", text, ContactFilters(user_id=phone_filter(text, region=region)))
     return ContactQuery("name", text, ContactFilters(search=text))
+
+
+def phone_filter(text: str, *, region: str) -> str:
+    """Invent's `user_id` filter for a typed phone number: E.164 digits without "+", else the typed digits.
+
+    Without the "+" the value is a substring of both the SMS ("+447700900018") and
+    the WhatsApp ("447700900018") user id. Falling back to the typed digits keeps
+    partial numbers ("900018") working, as Invent matches substrings.
+    """
+    e164 = normalise_phone(text, region=region)
+    return e164.removeprefix("+") if e164 else _digits(text)
+
+
+def normalise_phone(text: str, *, region: str) -> str | None:
+    """`text` as an E.164 number ("+447700900018"), or None when it is not a whole phone number.
+
+    `region` (ISO 3166 alpha-2, e.g. "GB"; empty: none) says which country a
+    number written in national form belongs to.
+    """
+    try:
+        number = phonenumbers.parse(text, region.strip().upper() or None)
+    except phonenumbers.NumberParseException:  # not a number, or national form without a (known) region
+        return None
+    # Length only, not validity: libphonenumber calls Ofcom's drama range
+    # (07700 900xxx, as in the demo data) invalid, yet it is a real-looking
+    # number someone will type. Local-only lengths lack an area code.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    # Typed bare (no "+", no international or trunk prefix) it may be a fragment
+    # ("7700 900018") or another country's number ("415 555 0100") that would
+    # gain the wrong country code: take it only when valid in the region. Their
+    # digits are already a substring of the stored number anyway.
+    bare = _digits(text) == phonenumbers.national_significant_number(number)
+    if bare and not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,5 +5,5 @@ from timeline_site.timeline import views
 urlpatterns = [
     path("", views.index, name="index"),
     path("orgs/<str:org_id>/contacts/<str:contact_id>/", views.contact_timeline, name="contact_timeline"),
-    path("healthz", views.healthz, name="healthz"),
+    path("orgs/<str:org_id>/contacts/<str:contact_id>/spans/", views.contact_spans, name="contact_spans"),
 ]

@@ -1,9 +1,21 @@
+"""The timeline feature's views: validate the request, check access, call one service function, render.
+
+- `contact_timeline`: the full page, or (for htmx) the next page appended to the
+  feed (`#page`) or the whole timeline section under new filters (`#timeline`).
+- `contact_spans`: what needs more of Invent than the first round, asked by htmx
+  once a page is on screen: how long each paired state lasted and, for a first
+  page, the header's "since when, by whom, why".
+- `index`: find a contact.
+"""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
-from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,17 +28,18 @@ from django_htmx.http import reswap
 from django_htmx.middleware import HtmxDetails
 
 from timeline_site.invent.client import is_valid_path_part
-from timeline_site.invent.contacts import search_contacts, timeline_with_contact
-from timeline_site.invent.errors import (
-    InventAuthError,
-    InventError,
-    InventNotFound,
-    InventRateLimited,
-)
-from timeline_site.invent.spans import SPAN_TYPES, activity_spans, spans_and_state
-from timeline_site.invent.timeline import timeline_page
+from timeline_site.invent.contact_state import ContactState, contact_state, spans_and_state, state_from_record
+from timeline_site.invent.contacts import contact_or_none, search_contacts
+from timeline_site.invent.cursor import Cursor, encode_cursor
+from timeline_site.invent.errors import InventAuthError, InventError, InventNotFound, InventRateLimited
+from timeline_site.invent.kinds import KINDS, SPAN_TYPES
+from timeline_site.invent.spans import activity_spans, streams_for_page
+from timeline_site.invent.streams import StreamSet
+from timeline_site.invent.timeline import TimelinePage, first_view, timeline_page
+from timeline_site.invent.types import Contact
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
-from timeline_site.timeline.contact_display import build_header
+from timeline_site.timeline.audit import record_reading
+from timeline_site.timeline.contact_display import ContactHeader, build_header
 from timeline_site.timeline.display import build_entries
 from timeline_site.timeline.find import (
     MIN_QUERY_LENGTH,
@@ -36,11 +49,12 @@ from timeline_site.timeline.find import (
     recently_viewed,
     remembered_org,
 )
-from timeline_site.timeline.forms import TYPE_LABELS, ContactSearchForm, TimelineQueryForm, cursor_params
+from timeline_site.timeline.forms import ContactSearchForm, TimelineQueryForm
 from timeline_site.timeline.fragments import cached_fragment, fragment_key, store_fragment
-from timeline_site.timeline.models import TimelineView
 
 logger = logging.getLogger(__name__)
+
+PAGE_TEMPLATE = "timeline/timeline.html"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -58,6 +72,7 @@ class Problem:
 
 
 def describe_failure(error: InventError) -> Problem:
+    """Every upstream failure a page can meet, in words for staff: the one place they are mapped."""
     if isinstance(error, InventNotFound):
         return Problem("Contact not found", "Invent has no contact with this ID in this organisation. "
                        "Check the link, or find the contact by e-mail or name.", 404)  # fmt: skip
@@ -67,131 +82,209 @@ def describe_failure(error: InventError) -> Problem:
     if isinstance(error, InventRateLimited):
         wait = error.retry_after
         when = f"in {wait} second{'s' if wait != 1 else ''}" if wait else "in a minute"
-        return Problem("Invent is busy", f"Too many requests were sent to Invent just now. Try again {when}.",
-                       503, retry_after=wait or 60)  # fmt: skip
+        return Problem("Invent is busy", f"{error.message} Try again {when}.", 503, retry_after=wait or 60)
     return Problem("Invent is not answering", f"{error.message} Try again in a moment.", 502)
 
 
-def _with_retry_after(response: HttpResponse, problem: Problem) -> HttpResponse:
-    if problem.retry_after:
+def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpResponse:
+    if problem is not None and problem.retry_after:
         response["Retry-After"] = str(problem.retry_after)
     return response
 
 
-def with_param(url: str, param: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{param}"
+ContactView = Callable[..., HttpResponse]
+
+
+def contact_access(view: ContactView) -> ContactView:
+    """IDs are checked before they go near Invent, and a denied org looks exactly like an unknown one."""
+
+    @wraps(view)
+    def checked(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+        if not (is_valid_path_part(org_id) and is_valid_path_part(contact_id)):
+            raise Http404("No such contact")
+        if not can_view_org(request.user, org_id):
+            raise Http404("No such contact")
+        return view(request, org_id, contact_id)
+
+    return checked
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineQuery:
+    """A validated timeline request: whose timeline, which filter, from where."""
+
+    org_id: str
+    contact_id: str
+    types: list[str]
+    cursor: Cursor | None
+
+    @property
+    def base_url(self) -> str:
+        return reverse("contact_timeline", args=[self.org_id, self.contact_id])
+
+    @property
+    def filter_params(self) -> list[tuple[str, str]]:
+        return [("type", t) for t in self.types]
+
+    def url(self, name: str, *, cursor: Cursor | None = None, **extra: str) -> str:
+        params = [*self.filter_params, *([("cursor", encode_cursor(cursor))] if cursor else []), *extra.items()]
+        path = reverse(name, args=[self.org_id, self.contact_id])
+        return f"{path}?{urlencode(params)}" if params else path
+
+
+def _context(query: TimelineQuery, **more: Any) -> dict[str, Any]:
+    return {
+        "org_id": query.org_id,
+        "contact_id": query.contact_id,
+        "type_choices": [(kind.value, kind.label) for kind in KINDS.values()],
+        "selected_types": query.types,
+        "base_url": query.base_url,
+        **more,
+    }
+
+
+def _page_context(query: TimelineQuery, page: TimelinePage, *, spans: Any, spans_follow: bool) -> dict[str, Any]:
+    """What every rendering of a page of cards needs; `spans` None with `spans_follow`: they come later."""
+    return _context(
+        query,
+        page=page,
+        entries=build_entries(
+            page.activities, offset=page.offset, tz=timezone.get_current_timezone(), now=timezone.now(),
+            previous=query.cursor.before if query.cursor else None, spans=spans if not spans_follow else None,
+        ),
+        next_url=query.url("contact_timeline", cursor=page.next_cursor) if page.next_cursor else None,
+        spans_url=query.url("contact_spans", cursor=query.cursor) if spans_follow else None,
+        spans_stepped_aside=spans is None and not spans_follow,
+        is_first_page=query.cursor is None,
+    )  # fmt: skip
+
+
+def _page_streams(query: TimelineQuery, page: TimelinePage) -> StreamSet:
+    """The streams a page's spans read, seeded with the page itself when it was read from the top."""
+    return streams_for_page(
+        org_id=query.org_id, contact_id=query.contact_id, activities=page.activities, types=query.types,
+        from_top=query.cursor is None, complete=page.next_cursor is None,
+    )  # fmt: skip
+
+
+def _bad_request(request: HttpRequest, query: TimelineQuery, form: TimelineQueryForm) -> HttpResponse:
+    errors = [str(e) for errors in form.errors.values() for e in errors]
+    return render(request, "timeline/bad_request.html", _context(query, form_errors=errors), status=400)
+
+
+def _validated(request: HttpRequest, org_id: str, contact_id: str) -> tuple[TimelineQuery, TimelineQueryForm]:
+    form = TimelineQueryForm(request.GET)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    query = TimelineQuery(org_id, contact_id, list(data.get("type", [])), data.get("cursor"))
+    return query, form
+
+
+def _wants_fragment(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_safe
 @vary_on_headers("HX-Request")
 @never_cache
+@contact_access
 def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
-    if not (is_valid_path_part(org_id) and is_valid_path_part(contact_id)):
-        raise Http404("No such contact")
-    if not can_view_org(request.user, org_id):
-        raise Http404("No such contact")  # a denied org looks exactly like an unknown one
-
-    # htmx asks either for the next page (appended to the feed) or, when the
-    # filters change, for the whole timeline section; history restores and
-    # requests without JavaScript get the full page.
-    fragment = bool(request.htmx) and not request.htmx.history_restore_request
-    partial = "timeline" if fragment and request.htmx.target == "timeline" else "page"
-    # A fragment is the same for every viewer of this org in this time zone: a
-    # repeat within the cache lifetime is answered without reading or rendering
-    # again. Only fragments of valid queries are ever stored.
-    cache_key = fragment_key(request, partial)
-    if fragment and (cached := cached_fragment(request, cache_key)) is not None:
-        return cached
-    form = TimelineQueryForm(request.GET)
-    base_url = reverse("contact_timeline", args=[org_id, contact_id])
-    context: dict[str, object] = {
-        "org_id": org_id,
-        "contact_id": contact_id,
-        "type_labels": TYPE_LABELS,
-        "base_url": base_url,
-    }
-    if not form.is_valid():
-        context["form_errors"] = [str(e) for errors in form.errors.values() for e in errors]
-        return render(request, "timeline/bad_request.html", context, status=400)
-
-    types: list[str] = form.cleaned_data["type"]
-    cursor = form.cleaned_data["cursor"]
-    spans_only = fragment and form.cleaned_data["spans"]
-    filter_params = [("type", t) for t in types]
-    context.update(selected_types=types, filter_query=urlencode(filter_params))
-
+    if _wants_fragment(request):
+        return _timeline_fragment(request, org_id, contact_id)
+    query, form = _validated(request, org_id, contact_id)
+    if form.errors:
+        return _bad_request(request, query, form)
+    # No JavaScript (the page's <noscript> asks again with inline=1, and no-JS "Older activities"
+    # links land here with a cursor): everything inline, in as many rounds as that takes.
+    inline = query.cursor is not None or request.GET.get("inline") == "1"
     try:
-        if fragment:
-            page, contact = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor), None
-        else:
-            page, contact = timeline_with_contact(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
+        page, contact = first_view(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
     except InventError as exc:
         problem = describe_failure(exc)
-        context["problem"] = problem
-        if fragment:
-            # Only the pager changes: every card already on screen stays.
-            context.update(
-                retry_url=request.get_full_path(),
-                retry_target="#timeline" if partial == "timeline" else "#timeline-feed",
-                retry_swap="outerHTML" if partial == "timeline" else "beforeend",
-                retry_push=partial == "timeline",
-            )
-            response = reswap(
-                render(request, "timeline/timeline.html#pager_error", context, status=problem.status), "none"
-            )
-        else:
-            response = render(request, "timeline/error.html", context, status=problem.status)
-        return _with_retry_after(response, problem)
+        response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
+        return with_retry_after(response, problem)
+    spans, state = None, state_from_record(contact)
+    if inline:
+        spans, state = spans_and_state(org_id=org_id, contact_id=contact_id, activities=page.activities,
+                                       contact=contact, streams=_page_streams(query, page))  # fmt: skip
+    context = _page_context(query, page, spans=spans, spans_follow=not inline)
+    context.update(contact=contact, header=_header(contact, state, history_pending=not inline), inline=inline)
+    if query.cursor is None and request.method == "GET":  # a HEAD (a link checker) is nobody reading
+        record_reading(request, org_id=org_id, contact_id=contact_id, contact=contact)
+    return render(request, PAGE_TEMPLATE, context)
 
-    now = timezone.now()
-    # How long each block, unsubscription or segment membership on this page
-    # lasted. Working that out can take several upstream reads, so pages that
-    # htmx appends get their spans from a second request made once the cards
-    # are on screen; full pages (also the no-JavaScript path) carry them inline.
-    has_paired_events = any(a.type in SPAN_TYPES for a in page.activities)
-    spans_follow = fragment and has_paired_events
-    if not fragment:
-        spans, state = spans_and_state(
-            org_id=org_id, contact_id=contact_id, activities=page.activities, contact=contact
-        )
-        context["header"] = build_header(contact, state, tz=timezone.get_current_timezone(), now=now)
-    elif spans_only or not spans_follow:
-        spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities)
-    else:
-        spans = None
-    context.update(
-        page=page,
-        entries=build_entries(
-            page.activities,
-            offset=page.offset,
-            tz=timezone.get_current_timezone(),
-            now=now,
-            previous=cursor.before if cursor else None,
-            spans=spans,
-        ),
-        next_url=(
-            f"{base_url}?{urlencode([*filter_params, *cursor_params(page.next_cursor)])}" if page.next_cursor else None
-        ),
-        spans_url=with_param(request.get_full_path(), "spans=1") if spans_follow and not spans_only else None,
-        is_first_page=cursor is None,
+
+def _header(contact: Contact | None, state: ContactState, *, history_pending: bool = False) -> ContactHeader:
+    return build_header(
+        contact, state, tz=timezone.get_current_timezone(), now=timezone.now(), history_pending=history_pending
     )
-    if spans_only:
-        return reswap(render(request, "timeline/timeline.html#spans", context), "none")
-    if fragment:
-        response = render(request, f"timeline/timeline.html#{partial}", context)
-        return response if page.stale else store_fragment(request, cache_key, response)
 
-    context["contact"] = contact
-    # A HEAD (a link checker, say) is not somebody reading the timeline.
-    if cursor is None and request.method == "GET" and request.user.is_authenticated:
-        TimelineView.objects.create(
-            user=request.user,
-            org_id=org_id,
-            contact_id=contact_id,
-            contact_name=(contact.display_name if contact else "")[:200],
-            ip_address=request.META.get("REMOTE_ADDR") or None,
-        )
-    return render(request, "timeline/timeline.html", context)
+
+def _timeline_fragment(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+    """The next page, appended to the feed (`#page`), or the timeline section under new filters (`#timeline`)."""
+    partial = "timeline" if request.htmx.target == "timeline" else "page"
+    query, form = _validated(request, org_id, contact_id)
+    if form.errors:
+        return _bad_request(request, query, form)
+    if query.cursor is None and request.method == "GET":
+        # A new filter shows the first page: somebody is reading this contact.
+        record_reading(request, org_id=org_id, contact_id=contact_id, contact=None)
+    # The same for every viewer of this org in this time zone: a repeat within the cache lifetime
+    # is answered without reading or rendering again. Access was checked above.
+    key = fragment_key(partial, org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    if (cached := cached_fragment(request, key)) is not None:
+        return cached
+    try:
+        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    except InventError as exc:
+        return _pager_problem(request, describe_failure(exc), partial=partial)
+    has_pairs = any(a.type in SPAN_TYPES for a in page.activities)
+    context = _page_context(query, page, spans={}, spans_follow=has_pairs)
+    response = render(request, f"{PAGE_TEMPLATE}#{partial}", context)
+    return response if page.stale else store_fragment(request, key, response)
+
+
+def _pager_problem(request: HtmxHttpRequest, problem: Problem, *, partial: str) -> HttpResponse:
+    """Only the pager changes: every card already on screen stays, and Retry asks again."""
+    context = {
+        "problem": problem,
+        "retry_url": request.get_full_path(),
+        "retry_target": "#timeline" if partial == "timeline" else "#timeline-feed",
+        "retry_swap": "outerHTML" if partial == "timeline" else "beforeend",
+        "retry_push": partial == "timeline",
+    }
+    response = render(request, f"{PAGE_TEMPLATE}#pager_error", context, status=problem.status)
+    return with_retry_after(reswap(response, "none"), problem)
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+@never_cache
+@contact_access
+def contact_spans(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+    """The spans of one page (the page its cursor names), swapped out of band into cards already on
+    screen; for a first page also the header's state. Nothing here can fail the page: spans step aside."""
+    query, form = _validated(request, org_id, contact_id)
+    if form.errors:
+        return _bad_request(request, query, form)
+    key = fragment_key("spans", org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    if (cached := cached_fragment(request, key)) is not None:
+        return cached
+    try:
+        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    except InventError as exc:
+        logger.info("No spans for %s/%s: %s", org_id, contact_id, type(exc).__name__)
+        return HttpResponse(status=204)
+    first = query.cursor is None
+    streams = _page_streams(query, page)
+    spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities, streams=streams)
+    context = _page_context(query, page, spans=spans, spans_follow=False)
+    if first:
+        contact = contact_or_none(org_id=org_id, contact_id=contact_id)
+        state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact, streams=streams)
+        context.update(contact=contact, header=_header(contact, state))
+    response = reswap(render(request, f"{PAGE_TEMPLATE}#spans", context), "none")
+    return response if page.stale or spans is None else store_fragment(request, key, response)
 
 
 FIND_ORG_SESSION_KEY = "find_org"
@@ -258,12 +351,4 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             request.user, orgs=orgs, tz=timezone.get_current_timezone(), now=timezone.now()
         )
     response = render(request, template, context, status=problem.status if problem else 200)
-    return _with_retry_after(response, problem) if problem else response
-
-
-@login_not_required
-@require_safe
-@never_cache
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness only: no upstream call, no database query."""
-    return HttpResponse("ok\n", content_type="text/plain")
+    return with_retry_after(response, problem)

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from timeline_site.core.auth import DEMO_PASSWORD, DEMO_USERNAME
 from timeline_site.demo_invent.models import DemoActivity
 from timeline_site.demo_invent.seed import DEMO_CONTACTS, seed_demo
-from timeline_site.timeline.auth import DEMO_PASSWORD, DEMO_USERNAME
 from timeline_site.timeline.models import OrgAccess
 
 
@@ -24,16 +24,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, reseed: bool, base_url: str, **options: Any) -> None:
         User = get_user_model()
         if not settings.DEMO_INVENT_ENABLED:
-            # The demo account must not exist next to a real Invent.
-            deleted, _ = User.objects.filter(username=DEMO_USERNAME).delete()
-            if deleted:
-                self.stdout.write("Removed the demo sign-in: INVENT_API_URL points at a real Invent.")
+            # The demo account must not work next to a real Invent. It is switched off, not
+            # deleted: the audit trail keeps the views it made (and protects them from deletion).
+            demo = User.objects.filter(username=DEMO_USERNAME, is_active=True).first()
+            if demo is not None:
+                demo.is_active = False
+                demo.set_unusable_password()
+                demo.save(update_fields=["is_active", "password"])
+                self.stdout.write("Switched off the demo sign-in: INVENT_API_URL points at a real Invent.")
             return
         if reseed or not DemoActivity.objects.exists():
             seed_demo()
             self.stdout.write("Seeded the demo Invent.")
         user, created = User.objects.get_or_create(username=DEMO_USERNAME, defaults={"first_name": "Demo"})
-        if created:
+        if created or not user.is_active or not user.has_usable_password():
+            # New, or switched off while a real Invent was configured: the demo is back.
+            user.is_active = True
             user.set_password(DEMO_PASSWORD)
             user.save()
         orgs = sorted({org for org, _contact in DEMO_CONTACTS.values()})

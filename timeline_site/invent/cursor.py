@@ -1,0 +1,96 @@
+"""The paging cursor: where the next dashboard page starts, as one signed, opaque query parameter.
+
+Invent pages by number over a live, newest-first feed, so page N shifts while
+someone scrolls: new activities push items onto later pages (duplicates) and
+deletions pull them onto earlier ones (gaps). The cursor therefore carries an
+anchor, the time of the last activity shown and the ids already shown at that
+exact time (Invent's tie order is undocumented), and per upstream stream the
+page to continue from and the count seen then. The timeline service drops
+anything not strictly older than the anchor.
+
+It travels signed (django.core.signing): a tampered or truncated link is
+refused before any upstream call, and its contents are the service's own
+business, free to change between releases (an old link is then refused too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core import signing
+from django.utils.dateparse import parse_datetime
+
+from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES
+from timeline_site.invent.types import Activity
+
+SALT = "timeline_site.invent.cursor.v2"
+SEEN_DIGEST_LENGTH = 12
+MAX_SEEN_IDS = 100
+MAX_UPSTREAM_PAGE = 100_000
+MAX_SHOWN = 10_000_000
+MAX_TOKEN_LENGTH = 4096
+
+
+class CursorError(ValueError):
+    """The cursor in a link was tampered with, truncated, or made by another release."""
+
+
+def seen_digest(activity_id: str) -> str:
+    """A short stand-in for an upstream id: ids are opaque and may be long, and a run of
+    same-second activities must still fit in one URL."""
+    return hashlib.blake2b(activity_id.encode(), digest_size=SEEN_DIGEST_LENGTH // 2).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    before: datetime  # created_at of the last activity shown
+    seen: tuple[str, ...]  # seen_digest of the ids already shown whose created_at == before
+    pages: tuple[int, ...]  # per stream: the upstream page to continue from (0: stream exhausted)
+    counts: tuple[int | None, ...] = ()  # per stream: pagination-count when the cursor was made
+    shown: int = 0  # activities shown so far (for aria-posinset)
+
+    def admits(self, activity: Activity) -> bool:
+        """True when `activity` comes after everything already shown."""
+        if activity.created_at < self.before:
+            return True
+        return activity.created_at == self.before and seen_digest(activity.id) not in self.seen
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    payload = {"b": cursor.before.isoformat(), "s": list(cursor.seen), "p": list(cursor.pages),
+               "c": list(cursor.counts), "n": cursor.shown}  # fmt: skip
+    return signing.dumps(payload, salt=SALT, compress=True)
+
+
+def decode_cursor(token: str) -> Cursor:
+    """The cursor in `token`, or CursorError. Nothing in it is trusted before the signature is."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise CursorError("too long")
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        raise CursorError("bad signature") from None
+    try:
+        return _from_payload(payload)
+    except (KeyError, TypeError, ValueError) as exc:  # signed by us, but by another release
+        raise CursorError("unreadable") from exc
+
+
+def _from_payload(payload: Any) -> Cursor:
+    before = parse_datetime(payload["b"])
+    if before is None or before.tzinfo is None:
+        raise ValueError("no anchor")
+    pages = tuple(int(p) for p in payload["p"])
+    counts = tuple(None if c is None else int(c) for c in payload["c"])
+    seen = tuple(str(s) for s in payload["s"])
+    shown = int(payload["n"])
+    if not 0 < len(pages) <= len(KNOWN_ACTIVITY_TYPES) or (counts and len(counts) != len(pages)):
+        raise ValueError("streams")
+    if any(not 0 <= p <= MAX_UPSTREAM_PAGE for p in pages) or not 0 <= shown <= MAX_SHOWN:
+        raise ValueError("range")
+    if len(seen) > MAX_SEEN_IDS:
+        raise ValueError("seen")
+    return Cursor(before=before, seen=seen, pages=pages, counts=counts, shown=shown)

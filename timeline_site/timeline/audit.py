@@ -1,0 +1,36 @@
+"""The audit trail: who read which contact's timeline, and when (read-only in the admin)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from timeline_site.invent.types import Contact
+from timeline_site.timeline.models import TimelineView
+
+# One row per user and contact within this window is enough to say who read what, and keeps
+# a scroll, a filter change or a reload from writing a row each.
+READING_WINDOW = timedelta(minutes=5)
+
+
+def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contact: Contact | None) -> None:
+    """Record that the signed-in user was shown this contact's first page (whatever the headers)."""
+    if not request.user.is_authenticated:
+        return
+    name = (contact.display_name if contact else "")[:200]
+    recent = TimelineView.objects.filter(
+        user=request.user, org_id=org_id, contact_id=contact_id, viewed_at__gte=timezone.now() - READING_WINDOW
+    )
+    if recent.exists():
+        if name:
+            recent.filter(contact_name="").update(contact_name=name)
+        return
+    TimelineView.objects.create(
+        user=request.user,
+        org_id=org_id,
+        contact_id=contact_id,
+        contact_name=name,
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )

@@ -1,0 +1,43 @@
+"""The Jinja2 environment of the card templates (templates/jinja2/cards/), set up through Django's own
+Jinja2 backend, so autoescape is on and every value from Invent is escaped unless a template says otherwise
+(none does). The filters are Django's own, so cards read the same as the Django templates around them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template import defaultfilters
+from django.utils.html import urlize
+from jinja2 import Environment, pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup, escape
+
+from timeline_site.timeline.display import file_kind, humanize_type, metadata_items
+from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, is_long_note, note_preview
+
+
+@pass_eval_context
+def note_text(context: EvalContext, value: str) -> Markup:
+    """Plain text from Invent: escaped, http(s) links clickable (nofollow, new tab), line breaks kept."""
+    linked = urlize(str(escape(value)), nofollow=True, autoescape=False)
+    linked = linked.replace("<a ", '<a target="_blank" rel="noopener noreferrer nofollow" ').replace(
+        ' rel="nofollow"', ""
+    )
+    return Markup(defaultfilters.linebreaksbr(linked, autoescape=False))  # noqa: S704 - escaped first, above
+
+
+def environment(**options: Any) -> Environment:
+    env = Environment(**options)  # noqa: S701 - Django's backend passes autoescape=True
+    env.filters.update(
+        filesizeformat=defaultfilters.filesizeformat,
+        truncatechars=defaultfilters.truncatechars,
+        slugify=defaultfilters.slugify,
+        note_text=note_text,
+        note_preview=note_preview,
+        file_kind=file_kind,
+        humanize_type=humanize_type,
+        dictsort_limited=metadata_items,
+    )
+    env.tests.update(long_note=is_long_note)
+    env.globals.update(NOTE_PREVIEW_CHARS=NOTE_PREVIEW_CHARS)
+    return env
