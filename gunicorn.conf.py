@@ -48,10 +48,12 @@ max_requests = _env_int("GUNICORN_MAX_REQUESTS", 5000)
 max_requests_jitter = max_requests // 10
 
 # Logs to stdout/stderr for the process supervisor; %(M)s is the response time in ms.
-# Query strings carry only ids, filters and the paging cursor, never secrets.
+# The request line is written as method, path (%(U)s) and protocol, without the query
+# string: contact searches carry e-mail addresses, names and phone numbers in it
+# (%(r)s and %(q)s would log them; the referrer, %(f)s, is not logged either).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
 # Several instances may share a host (benchmarks, tests, blue/green): none of
 # them needs gunicorn's per-user control socket, and they would fight over it.

@@ -190,22 +190,40 @@ def sign_in(base_url: str, *, username: str = STAFF_USERNAME, password: str = ST
     return session
 
 
-class _OlderLink(html.parser.HTMLParser):
-    def __init__(self) -> None:
+class _FirstAttribute(html.parser.HTMLParser):
+    """The first value of `attribute` on a `tag` element with class `css_class` (entities decoded)."""
+
+    def __init__(self, tag: str, css_class: str, attribute: str) -> None:
         super().__init__()
-        self.href: str | None = None
+        self.tag, self.css_class, self.attribute = tag, css_class, attribute
+        self.value: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if tag == "a" and "older" in (values.get("class") or "").split() and self.href is None:
-            self.href = values.get("href")
+        if tag == self.tag and self.css_class in (values.get("class") or "").split() and self.value is None:
+            self.value = values.get(self.attribute)
+
+
+def _first_attribute(page_html: str, tag: str, css_class: str, attribute: str) -> str | None:
+    parser = _FirstAttribute(tag, css_class, attribute)
+    parser.feed(page_html)
+    return parser.value
 
 
 def older_link(page_html: str) -> str | None:
-    """The "Older activities" link (the cursor for the next page), or None at the end of the timeline."""
-    parser = _OlderLink()
-    parser.feed(page_html)
-    return parser.href
+    """The "Older activities" link (its signed `cursor=` names the next page), or None at the end of the timeline."""
+    return _first_attribute(page_html, "a", "older", "href")
+
+
+def spans_loader_url(page_html: str) -> str | None:
+    """The URL htmx asks once a page is on screen for its state spans (and, on a first page, the header's state)."""
+    return _first_attribute(page_html, "div", "spans-loader", "data-hx-get")
+
+
+def first_position(page_html: str) -> int | None:
+    """The first card's aria-posinset: 1 on page 1, 4951 on page 100 of 50-card pages."""
+    match = re.search(r'aria-posinset="([0-9]+)"', page_html)
+    return int(match.group(1)) if match else None
 
 
 def article_count(page_html: str) -> int:
@@ -221,3 +239,37 @@ def server_timing(header: str) -> dict[str, float]:
         if name and match:
             timings[name] = float(match.group(1))
     return timings
+
+
+UPSTREAM_REQUEST = b'"GET /orgs/'  # one demo access-log line per upstream call (gunicorn.conf.py's format)
+LOG_SETTLE_POLLS = 20
+LOG_SETTLE_SECONDS = 0.2
+
+
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def upstream_lines_since(log: Path, start: int) -> int:
+    """Upstream calls logged by the demo since byte `start`. Log lines land just after their responses,
+    so this waits (a bounded few polls) until the count stops moving."""
+    counted, previous = 0, -1
+    for _ in range(LOG_SETTLE_POLLS):
+        counted = log.read_bytes()[start:].count(UPSTREAM_REQUEST) if log.exists() else 0
+        if counted == previous:
+            break
+        previous = counted
+        time.sleep(LOG_SETTLE_SECONDS)
+    return counted
+
+
+def dashboard_env(env: Mapping[str, str], *, upstream_url: str, budget: int, **more: str) -> dict[str, str]:
+    """A dashboard reading the demo Invent at `upstream_url` over HTTP, with a budget that never refuses."""
+    return {
+        **env,
+        "INVENT_API_URL": upstream_url,
+        "INVENT_API_KEY": "demo",
+        "INVENT_BUDGET_PER_MINUTE": str(budget),
+        "INVENT_BUDGET_PER_USER_PER_MINUTE": str(budget),
+        **more,
+    }

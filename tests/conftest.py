@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 
@@ -37,9 +37,12 @@ def _fast_password_hashing(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    cache.clear()
+    """Every cache alias: pages and fragments, and the counters (sign-in throttle, budget)."""
+    for store in caches.all(initialized_only=False):
+        store.clear()
     yield
-    cache.clear()
+    for store in caches.all(initialized_only=False):
+        store.clear()
 
 
 @pytest.fixture

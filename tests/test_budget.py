@@ -18,7 +18,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.test import Client, override_settings
 
 from timeline_site.invent import budget
-from timeline_site.invent.budget import budget_hook, budget_spend, budget_used
+from timeline_site.invent.budget import budget_hook, budget_spend, budget_used, request_allowance
 from timeline_site.invent.cache import _key
 from timeline_site.invent.client import InventClient, build_client
 from timeline_site.invent.errors import InventRateLimited
@@ -164,19 +164,34 @@ def test_the_client_pays_every_attempt_and_sends_nothing_once_the_budget_is_spen
 
 
 def test_the_process_client_is_built_with_the_configured_budget() -> None:
-    with override_settings(INVENT_BUDGET_PER_MINUTE=450):
-        assert build_client().before_request is not None
-    with override_settings(INVENT_BUDGET_PER_MINUTE=0):
-        assert build_client().before_request is None
+    with override_settings(INVENT_BUDGET_PER_MINUTE=2, INVENT_BUDGET_PER_USER_PER_MINUTE=0):
+        hook = build_client().before_request
+        assert hook is not None
+        hook()
+        hook()
+        with pytest.raises(InventRateLimited):
+            hook()
+    with override_settings(INVENT_BUDGET_PER_MINUTE=0, INVENT_BUDGET_PER_USER_PER_MINUTE=0):
+        # Both budgets off: nothing is counted, but a request's cap still applies.
+        hook = build_client().before_request
+        assert hook is not None
+        for _ in range(100):
+            hook()
+        with request_allowance(user_key="user:1", max_calls=1):
+            hook()
+            with pytest.raises(InventRateLimited):
+                hook()
 
 
-def test_the_budget_is_kept_in_the_shared_cache() -> None:
-    """Not a per-process counter: another process reading the same cache sees the spend."""
+def test_the_budget_is_kept_in_the_counters_cache() -> None:
+    """Not a per-process counter, and not in the page cache, where evictions would reset it:
+    another process reading the same `counters` cache sees the spend."""
     hook = budget_hook(10)
     assert hook is not None
     hook()
     hook()
-    assert budget_used(store=caches["default"]) == 2
+    assert budget_used(store=caches["counters"]) == 2
+    assert budget_used(store=caches["default"]) == 0
 
 
 @override_settings(INVENT_BUDGET_PER_MINUTE=1)

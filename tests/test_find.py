@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from timeline_site.demo_invent.models import DemoContact
 from timeline_site.invent.client import ContactFilters, InventClient
-from timeline_site.timeline.find import parse_query
+from timeline_site.timeline.find import normalise_phone, parse_query
 from timeline_site.timeline.models import OrgAccess, TimelineView
 
 
@@ -71,6 +71,48 @@ def test_nothing_typed_is_no_query() -> None:
     assert parse_query("   ") is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "region", "e164"),
+    [
+        ("07700 900018", "GB", "+447700900018"),  # national form: the region supplies +44
+        ("(07700) 900-018", "gb", "+447700900018"),
+        ("0044 7700 900018", "GB", "+447700900018"),  # the region's international prefix
+        ("+44 7700 900018", "", "+447700900018"),
+        ("44 7700 900018", "GB", "+447700900018"),  # a "+" lost as a space in a URL
+        ("+1 (415) 555-0100", "GB", "+14155550100"),
+        ("(415) 555-0100", "US", "+14155550100"),
+        ("(415) 555-0100", "GB", None),  # bare and not a GB number: not given a +44
+        ("900018", "GB", None),  # a fragment
+        ("07700 900018", "", None),  # national form without a region
+        ("07700 900018", "XX", None),  # unknown region
+        ("+44 7700", "GB", None),  # too short
+        ("Ada", "GB", None),
+    ],
+)
+def test_normalise_phone(typed: str, region: str, e164: str | None) -> None:
+    assert normalise_phone(typed, region=region) == e164
+
+
+@pytest.mark.parametrize(
+    ("typed", "user_id"),
+    [
+        ("07700 900018", "447700900018"),
+        ("0044 7700 900018", "447700900018"),
+        ("900018", "900018"),  # not a whole number: its digits, which Invent matches as a substring
+        ("(415) 555-0100", "4155550100"),
+    ],
+)
+def test_a_phone_number_is_searched_by_its_e164_digits_or_else_its_digits(typed: str, user_id: str) -> None:
+    query = parse_query(typed, phone_region="GB")
+    assert query is not None and (query.kind, query.filters) == ("phone", ContactFilters(user_id=user_id))
+
+
+def test_the_phone_region_comes_from_settings(settings: Any) -> None:
+    settings.TIMELINE_PHONE_REGION = "US"
+    query = parse_query("(415) 555-0100")
+    assert query is not None and query.filters == ContactFilters(user_id="14155550100")
+
+
 # --- Searching ------------------------------------------------------------------------------
 
 
@@ -93,6 +135,29 @@ def test_search_by_phone_matches_sms_and_whatsapp_numbers(staff_client: Client, 
     assert status == 200 and results_of(html) == ["ct_ada"]
     assert searches[0]["filters"] == ContactFilters(user_id="447700900018")
     assert "whose phone number matches" in html
+
+
+@pytest.mark.parametrize("typed", ["07700 900018", "+44 7700 900018", "0044 7700 900018", "(07700) 900-018"])
+def test_search_by_phone_in_any_common_form(
+    staff_client: Client, searches: list[dict[str, Any]], settings: Any, typed: str
+) -> None:
+    settings.TIMELINE_PHONE_REGION = "GB"
+    status, html = find(staff_client, typed)
+    assert status == 200 and results_of(html) == ["ct_ada"]
+    assert searches[0]["filters"] == ContactFilters(user_id="447700900018")
+
+
+def test_a_national_number_needs_the_region(staff_client: Client, settings: Any) -> None:
+    # Without a region "07700 900018" is searched as typed, and no stored number contains its trunk "0".
+    settings.TIMELINE_PHONE_REGION = ""
+    assert results_of(find(staff_client, "07700 900018")[1]) == []
+    settings.TIMELINE_PHONE_REGION = "GB"
+    assert results_of(find(staff_client, "07700 900018")[1]) == ["ct_ada"]
+
+
+def test_part_of_a_phone_number_still_finds_the_contact(staff_client: Client, settings: Any) -> None:
+    settings.TIMELINE_PHONE_REGION = "GB"
+    assert results_of(find(staff_client, "900018")[1]) == ["ct_ada"]
 
 
 def test_search_by_name(staff_client: Client, searches: list[dict[str, Any]]) -> None:

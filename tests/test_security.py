@@ -18,9 +18,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from timeline_site.core.auth import DEMO_PASSWORD, DEMO_USERNAME, MAX_FAILED_SIGN_INS, DashboardBackend
 from timeline_site.invent.client import InventClient
-from timeline_site.timeline.access import user_by_pk
-from timeline_site.timeline.auth import DEMO_PASSWORD, DEMO_USERNAME, MAX_FAILED_SIGN_INS
 from timeline_site.timeline.models import OrgAccess, TimelineView
 
 pytestmark = pytest.mark.django_db
@@ -114,7 +113,11 @@ def test_demo_sign_in_exists_only_with_the_embedded_demo(client: Client, setting
     assert client.get(ADA).status_code == 302  # the running session stops working
     assert not client.login(username=DEMO_USERNAME, password=DEMO_PASSWORD)
     call_command("demo_setup", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    assert not get_user_model().objects.filter(username=DEMO_USERNAME).exists()
+    demo = get_user_model().objects.get(username=DEMO_USERNAME)
+    assert not demo.is_active and not demo.has_usable_password()
+    settings.DEMO_INVENT_ENABLED = True  # the demo is the upstream again: so is its account
+    call_command("demo_setup", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert client.login(username=DEMO_USERNAME, password=DEMO_PASSWORD)
 
 
 # --- Per-organisation access ------------------------------------------------------
@@ -155,13 +158,18 @@ def test_revoking_access_or_deactivating_takes_effect_on_the_next_request(client
     assert client.get(ADA).status_code == 302  # signed out: to the sign-in page
 
 
-def test_the_per_request_user_lookup_loads_what_the_orm_loads(staff_user: Any) -> None:
-    loaded = user_by_pk(staff_user.pk)
-    expected = get_user_model().objects.get(pk=staff_user.pk)
-    fields = [f.attname for f in get_user_model()._meta.concrete_fields]
-    assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
-    assert loaded._state.adding is False and loaded._state.db == "default"
-    assert user_by_pk(staff_user.pk + 1000) is None
+def test_the_signed_in_user_is_read_afresh_on_every_request(staff_user: Any, settings: Any) -> None:
+    backend = DashboardBackend()
+    assert backend.get_user(staff_user.pk) == staff_user
+    assert backend.get_user(staff_user.pk + 1000) is None
+    get_user_model().objects.filter(pk=staff_user.pk).update(first_name="Renamed")
+    assert backend.get_user(staff_user.pk).first_name == "Renamed"  # nothing cached between requests
+    get_user_model().objects.filter(pk=staff_user.pk).update(is_active=False)
+    assert backend.get_user(staff_user.pk) is None
+    demo = get_user_model().objects.create_user(DEMO_USERNAME, password=DEMO_PASSWORD)
+    assert backend.get_user(demo.pk) == demo
+    settings.DEMO_INVENT_ENABLED = False
+    assert backend.get_user(demo.pk) is None
 
 
 def test_grant_command(staff_user: Any) -> None:
@@ -358,7 +366,7 @@ def test_client_address_behind_a_trusted_proxy(
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    from timeline_site.timeline.middleware import ClientAddressMiddleware
+    from timeline_site.core.middleware import ClientAddressMiddleware
 
     settings.TRUSTED_PROXIES = trusted
     seen: list[str] = []

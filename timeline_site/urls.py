@@ -1,17 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from timeline_site.timeline.auth import ThrottledAuthenticationForm
+from timeline_site.core.auth import ThrottledAdminAuthenticationForm
+
+# The admin has a sign-in form of its own: it gets the same throttle, and the same count.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("timeline_site.core.urls")),
     path("admin/", admin.site.urls),
     path("", include("timeline_site.timeline.urls")),
 ]

@@ -90,7 +90,9 @@ def reset_behaviour_state() -> None:
 
 def format_datetime(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, fractional seconds only when there are some."""
-    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    value = value.astimezone(UTC)
+    # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
         text += f".{value.microsecond:06d}"
     return text + "Z"

@@ -599,6 +599,14 @@ def _blank(**fields: Any) -> dict[str, Any]:
     return data
 
 
+# A note that a spreadsheet would run as a formula if exported as is.
+FORMULA_NOTE = '=HYPERLINK("https://evil.example","click")'
+# Invent's schema allows any date-time: this one is old, but an ordinary note to show.
+OLD_NOTE_AT = datetime(1959, 6, 1, 9, 30, tzinfo=UTC)
+# ...and this one no time zone can show: the item is unreadable, and counted as such.
+UNPLACEABLE_AT = "0001-01-01T00:00:00Z"
+
+
 def _hostile_events(seeder: _Seeder, spec: _ContactSpec) -> list[_Event]:
     newest = ANCHOR - timedelta(minutes=30)
     grace = STAFF[0]
@@ -606,14 +614,21 @@ def _hostile_events(seeder: _Seeder, spec: _ContactSpec) -> list[_Event]:
     def at(minutes: int) -> datetime:
         return newest - timedelta(minutes=minutes)
 
-    def note(minutes: int, content: str | None, attachments: list[dict[str, Any]], author: dict[str, Any]) -> Any:
+    def note(
+        minutes: int,
+        content: str | None,
+        attachments: list[dict[str, Any]],
+        author: dict[str, Any],
+        when: datetime | None = None,
+    ) -> Any:
+        created = when or at(minutes)
         return {
             "id": seeder.next_id("note"),
             "contact_id": spec.contact_id,
             "content": content,
             "attachments": attachments,
-            "created_at": _iso(at(minutes)),
-            "updated_at": _iso(at(minutes)),
+            "created_at": _iso(created),
+            "updated_at": _iso(created),
             "user": {"id": author["id"], "name": author["name"], "avatar": author["avatar"]},
         }
 
@@ -665,6 +680,7 @@ def _hostile_events(seeder: _Seeder, spec: _ContactSpec) -> list[_Event]:
     )
     return [
         _Event(at(0), "note_created", _blank(actor=_EVIL_ACTOR, note=note(0, _SCRIPT_NOTE, evil_files, _EVIL_ACTOR))),
+        _Event(at(5), "note_created", _blank(actor=grace, note=note(5, FORMULA_NOTE, [], grace))),
         _Event(at(10), "note_created", _blank(actor=grace, note=note(10, _long_note(), [], grace))),
         _Event(at(20), "note_created", _blank(actor=grace, note=note(20, _RTL_NOTE, [], grace))),
         _Event(at(30), "note_created", _blank(actor=grace, note=note(30, f"See {_long_word()} please", [], grace))),
@@ -700,6 +716,17 @@ def _hostile_events(seeder: _Seeder, spec: _ContactSpec) -> list[_Event]:
         _Event(at(180), "contact_resubscribed", _blank(actor={"id": "usr_ghost"}, metadata="n/a")),
         _Event(
             at(190), "note_created", _blank(actor={"id": "usr_ghost"}, note=note(190, None, [], grace) | {"user": None})
+        ),
+        _Event(
+            at(200),
+            "note_created",
+            _blank(actor=grace, created_at=UNPLACEABLE_AT, note=note(200, "Year one", [], grace)),
+        ),
+        # The oldest: sorted (and its id minted) by its real date, like any activity.
+        _Event(
+            OLD_NOTE_AT,
+            "note_created",
+            _blank(actor=grace, note=note(0, "Account opened by post, long before e-mail.", [], grace, OLD_NOTE_AT)),
         ),
     ][::-1]
 

@@ -23,8 +23,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from timeline_site.demo_invent.app import PUBLIC_BASE_KEY, application
+from timeline_site.demo_invent.public import PUBLIC_BASE
 
-PUBLIC_BASE = "/demo-invent"
+__all__ = ["PUBLIC_BASE", "DemoInventAdapter"]
 
 
 class DemoInventAdapter(BaseAdapter):

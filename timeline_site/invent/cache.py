@@ -22,6 +22,7 @@ from django.core.cache import cache
 
 from timeline_site.invent.client import RETRY_DELAYS
 from timeline_site.invent.errors import (
+    InventAllowanceSpent,
     InventAuthError,
     InventError,
     InventNotFound,
@@ -156,7 +157,9 @@ def cached_upstream(*, key: str, fetch: Callable[[], object]) -> Outcome:
     try:
         result = fetch()
     except InventError as error:
-        if have_lock:
+        # A request's own cap or its user's share says nothing about Invent: the waiters
+        # (other requests, maybe other users) then fetch for themselves.
+        if have_lock and not isinstance(error, InventAllowanceSpent):
             cache.set(failure_key, _failure_note(error), timeout=FAILURE_NOTE_SECONDS)
         return _stale_or_raise(error, stale_key, key)
     else:

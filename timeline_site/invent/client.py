@@ -1,20 +1,28 @@
 """The only code that speaks HTTP to Invent.
 
-One requests.Session per process, a (connect, read) timeout on every call, a
-small retry budget for idempotent GETs, and every outcome turned into either a
-typed record or a typed error (timeline_site.invent.errors).
+One requests.Session per process, a wall-clock deadline on every attempt
+(connect + read seconds, enforced however slowly the bytes arrive), a small
+retry budget for idempotent GETs that never stretches a request past a fixed
+total, and every outcome turned into either a typed record or a typed error
+(timeline_site.invent.errors).
+
+The API key lives only in the session's headers, wrapped so that its repr is
+redacted: no frame of an upstream call holds it in a plain local, so Django's
+debug page (DJANGO_DEBUG=1) cannot show it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -22,8 +30,12 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from django.core.signals import setting_changed
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import ProxyManager
 
-from timeline_site.invent.budget import budget_hook
+from timeline_site.invent.budget import upstream_hook
 from timeline_site.invent.errors import (
     InventAuthError,
     InventError,
@@ -41,8 +53,17 @@ PATH_PART = re.compile(r"[A-Za-z0-9_-]{1,128}")
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Sleeps between attempts: a request never sleeps more than ~0.8 s in total.
 RETRY_DELAYS: tuple[float, ...] = (0.2, 0.6)
+# A retry is only worth starting with at least this long left before the request's deadline.
+MIN_ATTEMPT_SECONDS = 0.5
 MAX_RETRY_AFTER = 3600
-MAX_BODY_BYTES = 32 * 1024 * 1024
+# What a page of 100 activities can need. An item's documented fields are small: ids,
+# names, and per file at most 2048 + 2048 + 255 + 255 characters of path, URL, file name
+# and type (~4.7 KB). Size comes from note text, which has no documented limit: 8 MiB is
+# 100 items of ~80 KB, i.e. every item on the page a 20,000-character note in a non-Latin
+# script (3 bytes a character in UTF-8: 60 KB) with four attachments at those maxima. A
+# larger body fails the page instead of costing a worker many times its size in objects.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+BODY_CHUNK_BYTES = 64 * 1024
 DEMO_BASE_URL = "http://demo-invent.internal"
 CONTACT_STATUSES = ("ALL", "SUBSCRIBED", "UNSUBSCRIBED", "BLOCKED", "AI_REPLIES_DISABLED")
 
@@ -53,6 +74,155 @@ upstream_ms: ContextVar[float] = ContextVar("invent_upstream_ms", default=0.0)
 # Called before every HTTP attempt; raises InventRateLimited when the shared
 # upstream budget is spent (see timeline_site.invent.budget).
 BeforeRequest = Callable[[], None]
+
+
+class _Credential(str):
+    """The Authorization header value: a str for requests and http.client, but its repr
+    (what a debug page or a dump of the headers shows) is redacted."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'Bearer ********'"
+
+
+# --- Deadlines ---------------------------------------------------------------
+#
+# requests' read timeout applies to each socket read, so a server that sends one byte
+# every half second never trips it (and urllib3's read(amt) loops until amt bytes
+# arrive, so checking a clock between chunks is not enough either). Each attempt
+# therefore has a watch: a timer that, at the deadline, shuts down the socket the
+# attempt is using, which ends any read blocked on it at once. The watched connection
+# classes register themselves with the attempt's watch (found in a context variable)
+# when a request starts on them, and are released when they go back to the pool, so a
+# late timer can never cut a connection another request has taken since.
+
+_WATCH_ATTR = "_invent_watch"
+_SOCKET_ATTR = "_invent_socket"
+_watch_lock = threading.Lock()
+
+
+def _cut(connection: HTTPConnection) -> None:
+    # The socket as connected: http.client drops `sock` from a connection whose response
+    # reads until close (the response then owns it), and that read must end too.
+    sock = getattr(connection, _SOCKET_ATTR, None) or connection.sock
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            # socket.socket's own shutdown, also for a TLS socket: it ends a read blocked in
+            # another thread without touching the TLS object that thread is using.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watch:
+    """One attempt's wall-clock deadline (see above)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list[HTTPConnection] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def adopt(self, connection: HTTPConnection) -> None:
+        with _watch_lock:
+            setattr(connection, _WATCH_ATTR, self)
+            if connection not in self._connections:
+                self._connections.append(connection)
+            if self.expired:
+                _cut(connection)
+
+    def _expire(self) -> None:
+        with _watch_lock:
+            self.expired = True
+            for connection in self._connections:
+                if getattr(connection, _WATCH_ATTR, None) is self:
+                    _cut(connection)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        with _watch_lock:
+            for connection in self._connections:
+                if getattr(connection, _WATCH_ATTR, None) is self:
+                    setattr(connection, _WATCH_ATTR, None)
+            self._connections.clear()
+
+
+_current_watch: ContextVar[_Watch | None] = ContextVar("invent_watch", default=None)
+
+
+def _release(connection: object) -> None:
+    with _watch_lock:
+        if getattr(connection, _WATCH_ATTR, None) is not None:
+            setattr(connection, _WATCH_ATTR, None)
+
+
+def _adopt_into_current_watch(connection: HTTPConnection) -> None:
+    if (watch := _current_watch.get()) is not None:
+        watch.adopt(connection)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        _adopt_into_current_watch(self)
+        super().connect()
+        setattr(self, _SOCKET_ATTR, self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _adopt_into_current_watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _adopt_into_current_watch(self)
+        super().connect()
+        setattr(self, _SOCKET_ATTR, self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _adopt_into_current_watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _release(conn)
+        super()._put_conn(conn)
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _release(conn)
+        super()._put_conn(conn)
+
+
+_WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _WatchedHTTPConnectionPool,
+    "https": _WatchedHTTPSConnectionPool,
+}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' HTTP adapter with connections an attempt's watch can cut."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is ProxyManager:  # not SOCKS, whose pools are its own
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
+
+
+def _seconds(value: float) -> str:
+    shown = round(value, 1)
+    return f"{shown:g} second" + ("" if shown == 1 else "s")
 
 
 def is_valid_path_part(value: str) -> bool:
@@ -111,26 +281,45 @@ class ContactFilters:
 @dataclass
 class InventClient:
     base_url: str
-    api_key: str = field(repr=False)
+    # Not kept on the client: it goes into the session's headers once, here (see the module doc).
+    api_key: InitVar[str]
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     before_request: BeforeRequest | None = field(default=None, repr=False)
     _no_single_contact_get: bool = field(default=False, repr=False)
 
+    def __post_init__(self, api_key: str) -> None:
+        self.session.headers["Authorization"] = _Credential(f"Bearer {api_key}")
+        self.session.headers["Accept"] = "application/json"
+        # Longer prefixes (the demo's in-process adapter, a test's mock) still win.
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, DeadlineAdapter())
+
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
+
+    @property
+    def attempt_seconds(self) -> float:
+        """The most one attempt may take, connecting and reading the whole body included."""
+        return self.connect_timeout + self.read_timeout
+
+    @property
+    def request_seconds(self) -> float:
+        """The most one call may take, retries and their pauses included: retries only use
+        what the earlier attempts left, so a request is never much longer than one attempt."""
+        return self.attempt_seconds + sum(RETRY_DELAYS)
 
     # --- HTTP -------------------------------------------------------------
 
     def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> tuple[Any, Mapping[str, str]]:
         """GET base_url+path; return (decoded JSON, response headers) or raise an InventError."""
-        response = self._send_with_retries(path, params or {})
+        response, watch = self._send_with_retries(path, params or {})
         try:
             status = response.status_code
             if status == 200:
-                return self._decode(response), response.headers
+                return self._decode(response, watch, path), response.headers
             if status == 429:
                 retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                 raise InventRateLimited(retry_after)
@@ -140,24 +329,46 @@ class InventClient:
                 raise InventNotFound()
             raise InventUnavailable(f"Invent answered with an error (HTTP {status}).", status=status)
         finally:
+            watch.stop()
             response.close()
 
-    def _send_with_retries(self, path: str, params: Mapping[str, str | int]) -> requests.Response:
+    def _too_slow(self, path: str) -> InventUnavailable:
+        logger.warning("Invent GET %s passed its deadline of %.1f s", path, self.attempt_seconds)
+        return InventUnavailable(f"Invent did not answer within {_seconds(self.attempt_seconds)}.")
+
+    def _attempt(self, url: str, path: str, params: Mapping[str, str | int], seconds: float) -> tuple[
+        requests.Response, _Watch
+    ]:  # fmt: skip
+        """One GET, watched for `seconds`; the watch keeps running while the caller reads the body."""
+        watch = _Watch(seconds)
+        token = _current_watch.set(watch)
+        try:
+            timeout = (min(self.connect_timeout, seconds), min(self.read_timeout, seconds))
+            response = self.session.get(url, params=params, timeout=timeout, allow_redirects=False, stream=True)
+        except BaseException as exc:
+            watch.stop()
+            if watch.expired and isinstance(exc, requests.RequestException):
+                raise self._too_slow(path) from None
+            raise
+        finally:
+            _current_watch.reset(token)
+        return response, watch
+
+    def _send_with_retries(self, path: str, params: Mapping[str, str | int]) -> tuple[requests.Response, _Watch]:
         url = self.base_url + path
-        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
+        ends = time.monotonic() + self.request_seconds
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            seconds = min(self.attempt_seconds, ends - time.monotonic())
             if self.before_request is not None:
                 self.before_request()
             started = time.perf_counter()
             try:
-                response = self.session.get(
-                    url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
-                )
+                response, watch = self._attempt(url, path, params, seconds)
             except requests.ConnectionError as exc:  # refused, DNS, reset, connect timeout
                 logger.warning("Invent GET %s failed on attempt %d: %s", path, attempt + 1, type(exc).__name__)
-                if delay is None:
+                if not self._room_for_retry(ends, delay):
                     raise InventUnavailable("Invent could not be reached (the connection failed).") from None
-                time.sleep(delay)
+                time.sleep(delay or 0)
                 continue
             except requests.Timeout:
                 logger.warning("Invent GET %s timed out after %.1f s", path, self.read_timeout)
@@ -168,23 +379,35 @@ class InventClient:
             elapsed_ms = (time.perf_counter() - started) * 1000
             upstream_ms.set(upstream_ms.get() + elapsed_ms)
             logger.info("Invent GET %s -> %d in %.0f ms", path, response.status_code, elapsed_ms)
-            if response.status_code in RETRY_STATUSES and delay is not None:
+            if response.status_code in RETRY_STATUSES and self._room_for_retry(ends, delay):
+                watch.stop()
                 response.close()
-                time.sleep(delay)
+                time.sleep(delay or 0)
                 continue
-            return response
+            return response, watch
         raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
     @staticmethod
-    def _decode(response: requests.Response) -> Any:
+    def _room_for_retry(ends: float, delay: float | None) -> bool:
+        """Whether a pause and another attempt still fit before the request's deadline."""
+        return delay is not None and ends - time.monotonic() - delay >= MIN_ATTEMPT_SECONDS
+
+    def _decode(self, response: requests.Response, watch: _Watch, path: str) -> Any:
+        declared = _header_int(response.headers, "Content-Length")
+        if declared is not None and declared > MAX_BODY_BYTES:
+            raise InventUnavailable("Invent sent a response too large to show.")
         body = bytearray()
         try:
-            for chunk in response.iter_content(chunk_size=65536):
+            for chunk in response.iter_content(chunk_size=BODY_CHUNK_BYTES):
                 body.extend(chunk)
                 if len(body) > MAX_BODY_BYTES:
                     raise InventUnavailable("Invent sent a response too large to show.")
         except requests.RequestException:
+            if watch.expired:
+                raise self._too_slow(path) from None
             raise InventUnavailable("Invent's answer was cut off.") from None
+        if watch.expired:  # the deadline cut the body short, which can look like its end
+            raise self._too_slow(path)
         try:
             return json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
@@ -276,8 +499,12 @@ def build_client() -> InventClient:
         connect_timeout=settings.INVENT_CONNECT_TIMEOUT,
         read_timeout=settings.INVENT_READ_TIMEOUT,
         session=session,
-        # Every attempt, retries included, is paid for from the shared budget.
-        before_request=budget_hook(settings.INVENT_BUDGET_PER_MINUTE),
+        # Every attempt, retries included, is paid for from the shared budget, and within a
+        # web request from the request's cap and its user's share (invent.budget).
+        before_request=upstream_hook(
+            per_minute=settings.INVENT_BUDGET_PER_MINUTE,
+            per_user_per_minute=settings.INVENT_BUDGET_PER_USER_PER_MINUTE,
+        ),
     )
 
 

@@ -40,6 +40,11 @@ class InventRateLimited(InventError):
         self.retry_after = retry_after
 
 
+class InventAllowanceSpent(InventRateLimited):
+    """This request, or this user, has had its share of the upstream budget; others may still
+    call Invent. Never shared with other requests waiting on the same page (see invent.cache)."""
+
+
 class InventNotFound(InventError):
     default_message = "Invent has no such organisation or contact."
 

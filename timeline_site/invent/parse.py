@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from timeline_site.demo_invent.public import ASSETS_PREFIX as DEMO_ASSETS_PREFIX
 from timeline_site.invent.types import (
     FALLBACK_SEGMENT_COLOR,
     SEGMENT_COLORS,
@@ -34,7 +37,14 @@ from timeline_site.invent.types import (
 logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
-MIN_YEAR, MAX_YEAR = 1970, 2999
+# Invent's schema allows any date-time, so every one is shown, 1959 and 1066 included.
+# Only the first and last days Python can hold are refused: shown in a zone a day
+# away from UTC (or moved a day for a heading), they would leave datetime's range.
+_EDGE = timedelta(days=2)
+EARLIEST = datetime.min.replace(tzinfo=UTC) + _EDGE
+LATEST = datetime.max.replace(tzinfo=UTC) - _EDGE
+# What a demo asset may be called (the demo's URL pattern is assets/<name>).
+_DEMO_ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Bidi embedding/override/isolate controls let upstream text reorder what is
 # shown around it ("invoice\u202egnp.exe" reads as "invoiceexe.png"): dropped.
 # Names and file names also lose zero-width characters used for lookalikes.
@@ -114,6 +124,7 @@ def _count(value: object) -> int | None:
 
 
 def timestamp(value: object) -> datetime | None:
+    """A date-time Invent sent, or None when it is not one or Python could not place it in every zone."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
@@ -124,20 +135,32 @@ def timestamp(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:  # the docs show UTC with a Z; a bare time is read as UTC
         parsed = parsed.replace(tzinfo=UTC)
-    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        return None  # year 1 or 9999 cannot be shown in every time zone (and is not a real event)
-    return parsed
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        return None
+    return parsed if EARLIEST <= in_utc <= LATEST else None
+
+
+def _demo_asset(path: str) -> str | None:
+    """A root-relative URL is accepted only from the embedded demo, and only for one of its
+    assets: from a real Invent, `/orgs/...` as an avatar would make every viewer's browser
+    fetch a dashboard page, with their cookies."""
+    if not settings.DEMO_INVENT_ENABLED or not path.startswith(DEMO_ASSETS_PREFIX):
+        return None
+    return path if _DEMO_ASSET_NAME.fullmatch(path.removeprefix(DEMO_ASSETS_PREFIX)) else None
 
 
 def safe_url(value: object) -> str | None:
-    """An http(s) URL or a same-origin absolute path; anything else (javascript:, data:, //host) is None."""
+    """An http(s) URL, or one of the embedded demo's assets; anything else (javascript:, data:,
+    //host, another path on this site) is None."""
     if not isinstance(value, str):
         return None
     url = _well_formed(value).strip()
     if not url or len(url) > MAX_URL_LENGTH or _URL_UNSAFE.search(url):
         return None
     if url.startswith("/"):
-        return None if url.startswith("//") else url
+        return _demo_asset(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -270,12 +293,16 @@ def parse_note(data: Mapping[str, object] | None) -> Note | None:
 def parse_activity(data: object) -> Activity:
     item = _obj(data)
     if item is None:
-        raise MalformedItem("activity is not an object")
+        raise MalformedItem("not an object")
     ident = _id(item.get("id"))
+    if not ident:
+        raise MalformedItem("no usable id")
     kind = text(item.get("type")).strip()
+    if not kind:
+        raise MalformedItem("no usable type")
     created_at = timestamp(item.get("created_at"))
-    if not ident or not kind or created_at is None:
-        raise MalformedItem("activity lacks a usable id, type or created_at")
+    if created_at is None:
+        raise MalformedItem("no readable created_at")
     metadata = _metadata(item.get("metadata"))
     return Activity(
         id=ident,
@@ -311,10 +338,10 @@ def _parse_channel(data: Mapping[str, object]) -> Channel | None:
 def parse_contact(data: object) -> Contact:
     item = _obj(data)
     if item is None:
-        raise MalformedItem("contact is not an object")
+        raise MalformedItem("not an object")
     ident = _id(item.get("id"))
     if not ident:
-        raise MalformedItem("contact lacks a usable id")
+        raise MalformedItem("no usable id")
     return Contact(
         id=ident,
         name=label(item.get("name")),
@@ -333,13 +360,19 @@ def parse_contact(data: object) -> Contact:
 
 
 def parse_items[T](items: list[object], parse: Callable[[object], T], *, what: str) -> tuple[tuple[T, ...], int]:
-    """Parse a list, skipping (and logging) malformed items. Returns the records and how many were skipped."""
+    """Parse a list, skipping unreadable items. Returns the records and how many were skipped.
+
+    One log line per page, not one per item: a page of 100 broken items is one event, and
+    says how many and why ("2 no readable created_at, 1 not an object")."""
     records: list[T] = []
-    skipped = 0
-    for index, item in enumerate(items):
+    reasons: Counter[str] = Counter()
+    for item in items:
         try:
             records.append(parse(item))
         except MalformedItem as exc:
-            skipped += 1
-            logger.warning("Skipped malformed %s at index %d: %s", what, index, exc)
+            reasons[str(exc)] += 1
+    skipped = reasons.total()
+    if skipped:
+        why = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+        logger.warning("Skipped %d unreadable %s item(s) of %d on one page: %s", skipped, what, len(items), why)
     return tuple(records), skipped

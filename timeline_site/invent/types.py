@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Literal
 
 # Re-exported: the client checks type filters against it.
 from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES as KNOWN_ACTIVITY_TYPES
@@ -22,6 +23,10 @@ SEGMENT_COLORS: tuple[str, ...] = (
     "blue", "indigo", "violet", "purple", "fuchsia", "pink", "rose", "neutral",
 )  # fmt: skip
 FALLBACK_SEGMENT_COLOR = "neutral"
+
+
+ActorKind = Literal["staff", "assistant", "system"]
+ACTOR_KINDS: tuple[ActorKind, ...] = ("staff", "assistant", "system")
 
 
 @lru_cache(maxsize=1024)  # the same few people act on every page
@@ -128,6 +133,19 @@ class Activity:
     @property
     def is_known_type(self) -> bool:
         return self.type in KNOWN_ACTIVITY_TYPES
+
+    @property
+    def staff_member(self) -> Actor | None:
+        """The colleague who did it: the activity's actor, or the note's author."""
+        return self.actor or (self.note.user if self.note is not None else None)
+
+    @property
+    def actor_kind(self) -> ActorKind:
+        """Who did it: an AI assistant, a colleague, or the system (the contact's own actions,
+        automations, and anything without an actor)."""
+        if self.assistant is not None:
+            return "assistant"
+        return "staff" if self.staff_member is not None else "system"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal
 
 from django.utils.dateformat import format as format_date
 
 from timeline_site.invent.kinds import SPAN_TYPES, ActivityKind, SpanState, kind_of
 from timeline_site.invent.pairing import ActivitySpan
-from timeline_site.invent.types import Activity
+from timeline_site.invent.types import Activity, ActorKind
 
-PerformerKind = Literal["staff", "assistant", "system"]
+PerformerKind = ActorKind
 EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST"
 
 
@@ -41,7 +40,7 @@ def performer_of(activity: Activity) -> Performer:
     if activity.assistant is not None:
         a = activity.assistant
         return Performer(kind="assistant", name=a.name, avatar=a.avatar_url, initials=a.initials)
-    person = activity.actor or (activity.note.user if activity.note is not None else None)
+    person = activity.staff_member
     if person is not None:
         return Performer(kind="staff", name=person.name, avatar=person.avatar, initials=person.initials,
                          email=person.email)  # fmt: skip

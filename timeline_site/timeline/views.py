@@ -209,7 +209,7 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
                                        contact=contact, streams=_page_streams(query, page))  # fmt: skip
     context = _page_context(query, page, spans=spans, spans_follow=not inline)
     context.update(contact=contact, header=_header(contact, state, history_pending=not inline), inline=inline)
-    if query.cursor is None and request.method == "GET":  # a HEAD (a link checker) is nobody reading
+    if request.method == "GET":  # a HEAD (a link checker) is nobody reading
         record_reading(request, org_id=org_id, contact_id=contact_id, contact=contact)
     return render(request, PAGE_TEMPLATE, context)
 
@@ -226,8 +226,8 @@ def _timeline_fragment(request: HtmxHttpRequest, org_id: str, contact_id: str) -
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
-    if query.cursor is None and request.method == "GET":
-        # A new filter shows the first page: somebody is reading this contact.
+    if request.method == "GET":
+        # Whatever the headers say, this shows the contact's timeline to somebody (one row per few minutes).
         record_reading(request, org_id=org_id, contact_id=contact_id, contact=None)
     # The same for every viewer of this org in this time zone: a repeat within the cache lifetime
     # is answered without reading or rendering again. Access was checked above.

@@ -7,6 +7,8 @@ process at start-up, not quietly fall back to a default.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import PurePath
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -59,6 +61,21 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# manage.py commands that serve requests (sessions and CSRF tokens are signed with the
+# key) or vet a deployment: they need a real key whenever DEBUG is off.
+_NEEDS_A_REAL_KEY = frozenset({"runserver", "testserver", "check"})
+
+
+def demo_management_command(argv: Sequence[str], *, demo_upstream: bool) -> bool:
+    """True for `manage.py <command>` against the embedded demo, other than a server or `check`.
+
+    Such a command may run with a throwaway secret key: nothing it signs leaves the process.
+    """
+    if not demo_upstream or len(argv) < 2 or PurePath(argv[0]).name != "manage.py":
+        return False
+    return argv[1] not in _NEEDS_A_REAL_KEY and not argv[1].startswith("-")
 
 
 def database_from_url(url: str, *, sqlite_default: str) -> dict[str, object]:
