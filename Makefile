@@ -43,6 +43,11 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.runtime
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
+## bench-cards: the cards rendered by Jinja2 (production) and by Django templates, compared and timed; CARDS_ARGS=--help
+.PHONY: bench-cards
+bench-cards: $(VENV)/.runtime
+	$(PY) -m benchmarks.card_engines $(CARDS_ARGS)
+
 ## lint: ruff (lint and format) and mypy
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

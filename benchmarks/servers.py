@@ -247,7 +247,16 @@ LOG_SETTLE_SECONDS = 0.2
 
 
 def log_size(log: Path) -> int:
-    return log.stat().st_size if log.exists() else 0
+    """The log's size once it has stopped growing (a bounded few polls): the demo writes a call's line just
+    after its response, so the dashboard may have answered a request before its last upstream line lands."""
+    size, previous = 0, -1
+    for _ in range(LOG_SETTLE_POLLS):
+        size = log.stat().st_size if log.exists() else 0
+        if size == previous:
+            break
+        previous = size
+        time.sleep(LOG_SETTLE_SECONDS)
+    return size
 
 
 def upstream_lines_since(log: Path, start: int) -> int:

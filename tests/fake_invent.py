@@ -21,6 +21,7 @@ from timeline_site.invent.types import Activity
 
 BASE = "https://fake-invent.test"
 ACTIVITIES_URL = re.compile(re.escape(BASE) + r"/orgs/(?P<org>[^/]+)/contacts/(?P<contact>[^/]+)/activities")
+CONTACT_URL = re.compile(re.escape(BASE) + r"/orgs/(?P<org>[^/]+)/contacts/(?P<contact>[^/?]+)(\?.*)?$")
 TYPES = ["note_created", "file_uploaded", "segment_added", "contact_blocked"]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,6 +33,8 @@ class FakeFeed:
     next_id: int = 0
     delay: float = 0.0  # seconds each answer takes, like a real network
     fail: bool = False  # answer 503 to everything
+    contact: dict[str, Any] | None = None  # the contact record GET /orgs/../contacts/<id> answers (None: 404)
+    contact_calls: int = 0
 
     def make(self, when: datetime, kind: str = "note_created") -> dict[str, Any]:
         self.next_id += 1
@@ -89,5 +92,14 @@ class FakeFeed:
         headers = {"pagination-count": str(len(selected)), "pagination-page": str(page), "pagination-take": str(take)}
         return 200, headers, json.dumps(body)
 
+    def contact_callback(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.contact_calls += 1
+        if self.fail:
+            return 503, {}, "{}"
+        if self.contact is None:
+            return 404, {}, json.dumps({"message": "Not found"})
+        return 200, {}, json.dumps(self.contact)
+
     def install(self, mock: responses.RequestsMock) -> None:
         mock.add_callback(responses.GET, ACTIVITIES_URL, callback=self.callback)
+        mock.add_callback(responses.GET, CONTACT_URL, callback=self.contact_callback)

@@ -616,3 +616,7 @@ def test_hostile_contact_is_hostile(api: requests.Session) -> None:
     assert any(isinstance(item.get("segment"), dict) and item["segment"]["color"] == "chartreuse" for item in items)
     assert any(item.get("type") == "note_created" and item.get("note") is None for item in items)
     assert any("metadata" in item and item["metadata"] is None for item in items)
+    # Any date-time the schema allows: one to show (the oldest, served last), one no zone can place.
+    assert items[-1]["created_at"] == "1959-06-01T09:30:00Z" and items[-1]["type"] == "note_created"
+    assert any(item.get("created_at") == "0001-01-01T00:00:00Z" for item in items)
+    assert '=HYPERLINK("https://evil.example","click")' in contents  # a formula, for the CSV export

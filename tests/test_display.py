@@ -6,19 +6,24 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.template import engines
 
+from timeline_site.invent.kinds import GENERIC_KIND, KINDS, SpanState
+from timeline_site.invent.pairing import ActivitySpan
 from timeline_site.invent.parse import label, parse_activity, safe_url
-from timeline_site.invent.spans import ActivitySpan, SpanState
 from timeline_site.invent.types import Activity, Actor, Assistant, Note
-from timeline_site.timeline.cards import human_size, note_preview, note_text
 from timeline_site.timeline.display import (
     build_entries,
     day_label,
     exact_time,
+    file_kind,
+    humanize_type,
+    metadata_items,
     performer_of,
     relative_time,
     span_text,
 )
+from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, NOTE_PREVIEW_LINES, is_long_note, note_preview
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -81,20 +86,107 @@ def test_performer_is_assistant_then_staff_then_system() -> None:
     assert performer_of(act(1, actor=staff)).initials == "GH"
 
 
+def card_filter(name: str, value: object) -> str:
+    """A filter of the card templates' environment, applied as a template applies it."""
+    return engines["cards"].env.from_string("{{ value|" + name + " }}").render(value=value)
+
+
 def test_note_text_escapes_everything_and_links_only_http() -> None:
-    html = note_text('<b>hi</b>\nsee https://example.com/a?b=1&c=2. or javascript:alert(1) "x"')
+    html = card_filter("note_text", '<b>hi</b>\nsee https://example.com/a?b=1&c=2. or javascript:alert(1) "x"')
     assert "&lt;b&gt;hi&lt;/b&gt;<br>" in html
-    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow" target="_blank">' in html
-    assert "</a>." in html and 'href="javascript' not in html and "&quot;x&quot;" in html
+    assert (
+        '<a target="_blank" rel="noopener noreferrer nofollow" href="https://example.com/a?b=1&amp;c=2">'
+        "https://example.com/a?b=1&amp;c=2</a>." in html
+    )
+    assert 'href="javascript' not in html and '"x"' not in html and "&quot;x&quot;" in html
+    assert html.count("<a ") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("see <https://example.com/x>", "https://example.com/x"),
+        ('"https://example.com/q"', "https://example.com/q"),
+        ("(https://example.com/p)", "https://example.com/p"),
+        ("https://example.com/it's", "https://example.com/it"),
+        ('https://e.com/"><script>alert(1)</script>', "https://e.com/"),
+    ],
+)
+def test_note_links_stop_at_brackets_and_quotes(text: str, href: str) -> None:
+    html = card_filter("note_text", text)
+    assert f'href="{href}"' in html and html.count("<a ") == 1
+    assert "<script" not in html and "<https" not in html
+
+
+def test_note_text_keeps_windows_line_breaks_as_one() -> None:
+    assert card_filter("note_text", "a\r\nb") == "a<br>b"
 
 
 def test_note_preview_is_short_and_ends_with_an_ellipsis() -> None:
     preview = note_preview("word " * 1000)
-    assert len(preview) <= 701 and preview.endswith("…")
+    assert len(preview) <= NOTE_PREVIEW_CHARS + 1 and preview.endswith("…") and not preview.endswith(" …")
+    lines = note_preview("\n".join(f"line {i}" for i in range(30)))
+    assert lines.count("\n") == NOTE_PREVIEW_LINES - 1 and lines.endswith("line 9…")
+    assert card_filter("note_preview", "word " * 1000) == preview
 
 
-def test_sizes_are_human() -> None:
-    assert human_size(0) == "0 bytes" and human_size(5 * 1024**3) == "5.0 GB" and human_size(None) == "size unknown"
+def test_a_note_is_long_by_length_or_by_lines() -> None:
+    assert not is_long_note("x" * NOTE_PREVIEW_CHARS) and is_long_note("x" * (NOTE_PREVIEW_CHARS + 1))
+    assert is_long_note("x\n" * NOTE_PREVIEW_LINES) and not is_long_note("x\n" * (NOTE_PREVIEW_LINES - 1))
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0\xa0bytes"), (1, "1\xa0byte"), (2048, "2.0\xa0KB"), (5 * 1024**3, "5.0\xa0GB")],
+)
+def test_sizes_are_human(size: int, text: str) -> None:
+    assert card_filter("filesizeformat", size) == text
+
+
+@pytest.mark.parametrize(
+    ("mimetype", "kind"),
+    [
+        ("image/png", "image"),
+        ("application/pdf", "pdf"),
+        ("text/csv", "sheet"),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "sheet"),
+        ("application/zip", "archive"),
+        ("text/plain", "text"),
+        ("application/octet-stream", "file"),
+        ("", "file"),
+    ],
+)
+def test_file_kinds(mimetype: str, kind: str) -> None:
+    assert file_kind(mimetype) == kind
+    assert card_filter("file_kind", mimetype) == kind
+
+
+def test_unknown_types_read_as_words() -> None:
+    assert humanize_type("contact_merged") == "Contact merged"
+    assert humanize_type("ticket-closed__twice") == "Ticket closed twice"
+    assert humanize_type("___") == "Unnamed" and len(humanize_type("x" * 300)) == 64
+
+
+def test_metadata_items_are_bounded_text() -> None:
+    items = metadata_items({"merged_into": "ct_9", "count": 2, "tags": ["a", 1], "nested": {"k": [1, {"x": None}]}})
+    assert items == [("Merged into", "ct_9"), ("Count", "2"), ("Tags", "a, 1"), ("Nested", '{"k": [1, {"x": null}]}')]
+    assert metadata_items(["not", "a", "dict"]) == [] and metadata_items(None) == []
+    many = metadata_items({f"k{i}": "v" * 900 for i in range(50)})
+    assert len(many) == 20 and all(len(value) == 500 for _, value in many)
+    assert len(metadata_items({"k" * 300: "v"})[0][0]) <= 80
+
+
+def test_entries_carry_their_kind_and_whether_spans_follow() -> None:
+    activities = [act(1), Activity(id="b", type="contact_blocked", created_at=NOW), Activity(id="m", type="merged",
+                  created_at=NOW)]  # fmt: skip
+    pending = build_entries(activities, offset=0, tz=UTC, now=NOW, previous=None)
+    assert [e.kind for e in pending] == [KINDS["note_created"], KINDS["contact_blocked"], GENERIC_KIND]
+    assert [e.span_pending for e in pending] == [False, True, False]
+    assert [e.is_known_type for e in pending] == [True, True, False]
+    span = ActivitySpan(SpanState.BLOCKED, opens=True, start=NOW, end=None)
+    inline = build_entries(activities, offset=0, tz=UTC, now=NOW, previous=None, spans={"b": span})
+    assert [e.span_pending for e in inline] == [False, False, False]
+    assert inline[1].span == span and inline[1].span_text == "Still blocked" and inline[0].span_text == ""
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,11 @@ def count_upstream_calls(log: Path, since: int, *, expect: int) -> int:
 @pytest.mark.services
 def test_the_upstream_budget_holds_across_processes(shared_stack: dict[str, Any]) -> None:
     log = shared_stack["workdir"] / "demo-access.log"
-    servers = start_dashboards(shared_stack, 2, INVENT_CACHE_SECONDS="0", INVENT_BUDGET_PER_MINUTE="5")
+    # One user hammers here: their own share of the minute (a third by default) is turned off, so
+    # that what is tested is the budget all processes share.
+    servers = start_dashboards(
+        shared_stack, 2, INVENT_CACHE_SECONDS="0", INVENT_BUDGET_PER_MINUTE="5", INVENT_BUDGET_PER_USER_PER_MINUTE="0"
+    )
     with running(*servers):
         session = sign_in(servers[0].url)
         cookies = session.cookies.get_dict()
@@ -243,8 +247,8 @@ def test_the_upstream_budget_holds_across_processes(shared_stack: dict[str, Any]
             thread.join(timeout=120)
 
     assert len(statuses) == 24
-    # Every call, the timeline's and the optional extras' (spans), is paid from one budget:
-    # exactly 5 reached Invent across both processes, although 24 requests wanted at least one each.
+    # Every call is paid from one budget: exactly 5 reached Invent across both processes,
+    # although 24 requests wanted at least one each.
     assert count_upstream_calls(log, log_start, expect=5) == 5
     assert 1 <= statuses.count(200) <= 5
     assert statuses.count(200) + statuses.count(503) == 24

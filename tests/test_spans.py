@@ -18,8 +18,11 @@ from django.test import Client, override_settings
 
 from tests.fake_invent import BASE, FakeFeed
 from timeline_site.demo_invent.models import DemoActivity
-from timeline_site.invent import spans as spans_module
-from timeline_site.invent.spans import ActivitySpan, SpanState, activity_spans, contact_state
+from timeline_site.invent.contact_state import contact_state, spans_and_state
+from timeline_site.invent.kinds import SpanState
+from timeline_site.invent.pairing import ActivitySpan
+from timeline_site.invent.spans import activity_spans
+from timeline_site.invent.streams import StreamSet
 from timeline_site.invent.types import Contact, Segment
 from timeline_site.timeline.display import duration_text, span_text
 
@@ -40,8 +43,18 @@ def feed() -> Iterator[FakeFeed]:
         yield fake
 
 
-def spans_for(feed: FakeFeed, *ids: str) -> dict[str, ActivitySpan]:
-    return activity_spans(org_id="c", contact_id="ct", activities=[feed.activity(i) for i in ids])
+def spans_for(feed: FakeFeed, *ids: str, max_pages: int = 3) -> dict[str, ActivitySpan]:
+    """Spans that must be worked out (None, "stepped aside", fails the test)."""
+    streams = StreamSet(org_id="c", contact_id="ct", max_pages=max_pages)
+    spans = activity_spans(org_id="c", contact_id="ct", activities=[feed.activity(i) for i in ids], streams=streams)
+    assert spans is not None, "the spans stepped aside"
+    return spans
+
+
+def others_in_between(feed: FakeFeed, count: int, start: datetime) -> None:
+    """`count` adds to other segments, one a minute from `start`: more than one upstream page of 100."""
+    for i in range(count):
+        feed.segment(f"x{i:03d}", "segment_added", start + timedelta(minutes=i), f"seg_{i}")
 
 
 # --- Pairing ------------------------------------------------------------------------------
@@ -79,15 +92,15 @@ def test_segments_pair_per_segment_id(feed: FakeFeed) -> None:
     assert span_text(spans["a2"]) == "Still in this segment"
 
 
-def test_a_removed_segment_added_long_before_is_still_paired(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
+def test_a_removed_segment_added_long_before_is_still_paired(feed: FakeFeed) -> None:
     feed.segment("old", "segment_added", T0, "seg_vip")
-    for i in range(5):  # other segments' events push seg_vip's add deeper than the removal's page
-        feed.segment(f"x{i}", "segment_added", T0 + timedelta(days=10 + i), f"seg_{i}")
+    others_in_between(feed, 150, T0 + timedelta(days=10))  # push seg_vip's add past the first page of adds
     feed.segment("gone", "segment_removed", T0 + timedelta(days=30), "seg_vip")
     spans = spans_for(feed, "gone")
     assert spans["gone"].start == T0 and not spans["gone"].at_least
     assert span_text(spans["gone"]) == "In this segment for 4 weeks"
+    added_pages = sorted(int(c["page"]) for c in feed.calls if c.get("type") == "segment_added")
+    assert added_pages == [1, 2]  # read as deep as needed, and no deeper
 
 
 def test_same_instant_block_and_unblock_pair_in_the_order_the_state_allows(feed: FakeFeed) -> None:
@@ -104,29 +117,25 @@ def test_a_closing_event_with_no_opening_on_record_says_nothing(feed: FakeFeed) 
     assert spans_for(feed, "u1") == {}
 
 
-def test_beyond_the_read_bound_nothing_is_claimed(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
-    monkeypatch.setattr(spans_module, "MAX_PAGES_PER_STREAM", 2)
-    feed.add("b-old", "contact_blocked", T0)  # the 5th newest block: beyond 2 pages of 2
-    for i in range(1, 5):
-        feed.add(f"u{i}", "contact_unblocked", T0 + timedelta(days=20 * i))
-        feed.add(f"b{i}", "contact_blocked", T0 + timedelta(days=20 * i + 5))
-    feed.add("u-new", "contact_unblocked", T0 + timedelta(days=200))
-    spans = spans_for(feed, "u-new", "u1", "b-old")
+def test_beyond_the_read_bound_nothing_is_claimed(feed: FakeFeed) -> None:
+    feed.add("b-old", "contact_blocked", T0)  # the 206th newest block: beyond 2 pages of 100
+    for i in range(1, 206):
+        feed.add(f"u{i:03d}", "contact_unblocked", T0 + timedelta(hours=i))
+        feed.add(f"b{i:03d}", "contact_blocked", T0 + timedelta(hours=i, minutes=30))
+    feed.add("u-new", "contact_unblocked", T0 + timedelta(hours=205, minutes=30) + timedelta(days=95))
+    spans = spans_for(feed, "u-new", "u001", "b-old", max_pages=2)
     assert span_text(spans["u-new"]) == "Blocked for 3 months"  # its block was read
-    assert "u1" not in spans and "b-old" not in spans  # what was read does not reach them
-    assert len(feed.calls) == 2 * 2
+    assert "u001" not in spans and "b-old" not in spans  # what was read does not reach them
+    assert len(feed.calls) == 2 * 2  # two streams, two pages each: the bound
 
 
-def test_an_opening_beyond_the_read_bound_makes_it_at_least(feed: FakeFeed, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spans_module, "STREAM_TAKE", 2)
-    monkeypatch.setattr(spans_module, "MAX_PAGES_PER_STREAM", 2)
+def test_an_opening_beyond_the_read_bound_makes_it_at_least(feed: FakeFeed) -> None:
     feed.segment("old", "segment_added", T0, "seg_vip")
-    for i in range(5):  # other segments' adds fill the pages that may be read
-        feed.segment(f"x{i}", "segment_added", T0 + timedelta(days=10 + i), f"seg_{i}")
+    others_in_between(feed, 205, T0 + timedelta(days=10))  # other segments' adds fill the pages that may be read
     feed.segment("gone", "segment_removed", T0 + timedelta(days=30), "seg_vip")
-    spans = spans_for(feed, "gone")
-    assert spans["gone"].at_least and spans["gone"].start == T0 + timedelta(days=11)  # the oldest add read
+    spans = spans_for(feed, "gone", max_pages=2)
+    # The 200th newest of 205 adds is the oldest read.
+    assert spans["gone"].at_least and spans["gone"].start == T0 + timedelta(days=10, minutes=5)
     assert span_text(spans["gone"]) == "In this segment for at least 2 weeks"
 
 
@@ -134,7 +143,8 @@ def test_an_upstream_failure_costs_the_spans_not_the_page(feed: FakeFeed) -> Non
     feed.add("b1", "contact_blocked", T0)
     activity = feed.activity("b1")
     feed.fail = True
-    assert activity_spans(org_id="c", contact_id="ct", activities=[activity]) == {}
+    assert activity_spans(org_id="c", contact_id="ct", activities=[activity]) is None  # stepped aside
+    assert feed.calls  # it did try
 
 
 def test_no_paired_events_means_no_upstream_calls(feed: FakeFeed) -> None:
@@ -150,7 +160,7 @@ def test_spans_step_aside_when_the_upstream_budget_is_nearly_spent(feed: FakeFee
     for _ in range(9):
         budget_spend(per_minute=10)
     feed.add("b1", "contact_blocked", T0)
-    assert spans_for(feed, "b1") == {}
+    assert activity_spans(org_id="c", contact_id="ct", activities=[feed.activity("b1")]) is None
     assert feed.calls == []
 
 
@@ -247,15 +257,19 @@ def shown_notes(html: str) -> dict[str, str]:
     for article in re.findall(r"<article .*?</article>", html, flags=re.S):
         ident = re.search(r'data-activity-id="([^"]+)"', article).group(1)  # type: ignore[union-attr]
         note = re.search(r'<p id="span-\d+" class="span-note[^"]*"[^>]*>([^<]*)</p>', article)
-        if note:
+        assert note or "data-span" not in article
+        if note and note.group(1):  # an empty line is reserved for a span that follows
             notes[ident] = note.group(1)
     return notes
 
 
-def read_every_page(client: Client, url: str) -> tuple[dict[str, str], dict[str, int]]:
-    """Spans shown on every card, and the page each card was on."""
-    html = client.get(url).content.decode()
+def read_every_page(client: Client, url: str, *, javascript: bool = True) -> tuple[dict[str, str], dict[str, int]]:
+    """Spans shown on every card, and the page each card was on: as htmx reads them (each page's spans from
+    the request its pager makes), or without JavaScript (full pages that carry their spans inline)."""
+    html = client.get(url if javascript else url + "?inline=1").content.decode()
     notes, pages = shown_notes(html), {}
+    assert (notes == {}) is javascript  # with JavaScript, the first response does not wait for spans
+    notes.update(followed_notes(client, html))
     page = 1
     while True:
         pages.update(dict.fromkeys(re.findall(r'data-activity-id="([^"]+)"', html), page))
@@ -263,9 +277,14 @@ def read_every_page(client: Client, url: str) -> tuple[dict[str, str], dict[str,
         if not found:
             return notes, pages
         page += 1
-        html = client.get(found.group(1).replace("&amp;", "&"), HTTP_HX_REQUEST="true").content.decode()
+        older = found.group(1).replace("&amp;", "&")
+        if javascript:
+            html = client.get(older, HTTP_HX_REQUEST="true").content.decode()
+            notes.update(followed_notes(client, html))
+        else:
+            html = client.get(older).content.decode()
+            assert "<html" in html and "spans-loader" not in html
         notes.update(shown_notes(html))
-        notes.update(followed_notes(client, html))
 
 
 def followed_notes(client: Client, fragment: str) -> dict[str, str]:
@@ -284,10 +303,13 @@ def followed_notes(client: Client, fragment: str) -> dict[str, str]:
     }
 
 
-def test_every_paired_card_of_a_contact_says_how_long_across_pages(staff_client: Client, settings: Any) -> None:
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
+def test_every_paired_card_of_a_contact_says_how_long_across_pages(
+    staff_client: Client, settings: Any, javascript: bool
+) -> None:
     settings.TIMELINE_PAGE_SIZE = 10  # six pages, so many pairs straddle two of them
     expected = expected_notes("ct_ada")
-    notes, pages = read_every_page(staff_client, ADA)
+    notes, pages = read_every_page(staff_client, ADA, javascript=javascript)
     assert notes == expected
     # Both kinds of notes, and pairs whose halves were on different pages, are all covered.
     assert any(n.startswith("Still ") for n in notes.values()) and any(" for " in n for n in notes.values())
@@ -302,21 +324,22 @@ def test_every_paired_card_of_a_contact_says_how_long_across_pages(staff_client:
 
 def test_a_filtered_timeline_still_pairs_with_the_hidden_half(staff_client: Client) -> None:
     html = staff_client.get(ADA + "?type=contact_unblocked").content.decode()
-    notes = shown_notes(html)
+    assert shown_notes(html) == {}  # they follow
+    notes = followed_notes(staff_client, html)
+    assert notes == shown_notes(staff_client.get(ADA + "?type=contact_unblocked&inline=1").content.decode())
     assert notes and all(n.startswith("Blocked for") for n in notes.values())
     expected = expected_notes("ct_ada")
     assert all(notes[i] == expected[i] for i in notes)
 
 
 def test_a_full_page_reads_each_stream_page_once_for_spans_and_header(feed: FakeFeed) -> None:
-    from timeline_site.invent.spans import spans_and_state
-
     feed.add("b1", "contact_blocked", T0)
     feed.add("u1", "contact_unblocked", T0 + timedelta(days=3))
     feed.add("b2", "contact_blocked", T0 + timedelta(days=9))
     feed.segment("s1", "segment_added", T0 + timedelta(days=1), "vip")
     activities = [feed.activity(ident) for ident in ("b2", "u1", "b1", "s1")]
-    spans, state = spans_and_state(org_id="c", contact_id="ct", activities=activities, contact=None)
-    assert spans["b2"].still and state.blocked is True
+    streams = StreamSet(org_id="c", contact_id="ct")
+    spans, state = spans_and_state(org_id="c", contact_id="ct", activities=activities, contact=None, streams=streams)
+    assert spans is not None and spans["b2"].still and state.blocked is True
     reads = [(call.get("type"), call.get("page")) for call in feed.calls]
     assert reads and len(reads) == len(set(reads))  # the cache is off here: sharing is what avoids a second read

@@ -112,7 +112,8 @@ def test_a_long_same_second_run_of_long_ids_still_fits_in_one_short_link(feed: F
     from django.http import QueryDict
     from django.utils.http import urlencode
 
-    from timeline_site.timeline.forms import TimelineQueryForm, cursor_params
+    from timeline_site.invent.cursor import encode_cursor
+    from timeline_site.timeline.forms import TimelineQueryForm
 
     feed.seed(40, same_second_every=40)  # forty activities in the same second...
     for item in feed.items:
@@ -124,7 +125,7 @@ def test_a_long_same_second_run_of_long_ids_still_fits_in_one_short_link(feed: F
         shown += [a.id for a in page.activities]
         if page.next_cursor is None:
             break
-        query = urlencode(cursor_params(page.next_cursor))
+        query = urlencode({"cursor": encode_cursor(page.next_cursor)})
         assert len(query) < 2000  # far under gunicorn's 4094-byte request line
         form = TimelineQueryForm(QueryDict(query))
         assert form.is_valid(), form.errors
@@ -161,10 +162,11 @@ def test_parallel_streams_charge_the_request_its_slowest_stream_only(feed: FakeF
 def test_a_full_page_reads_timeline_and_contact_together_and_survives_a_missing_contact(
     feed: FakeFeed, parallel: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from timeline_site.invent.contacts import timeline_with_contact
+    from timeline_site.invent.timeline import first_view
 
     monkeypatch.setattr("timeline_site.invent.client.time.sleep", lambda seconds: None)
     feed.seed(12)
     with override_settings(INVENT_PARALLEL_FETCH=parallel):
-        page, contact = timeline_with_contact(org_id="c", contact_id="ct", types=(), cursor=None)
+        page, contact = first_view(org_id="c", contact_id="ct", types=(), cursor=None)
     assert len(page.activities) == 10 and contact is None  # the fake has no contact record: only the header is lost
+    assert [c.get("page") for c in feed.calls] == ["1"]  # the timeline's one read (the contact is not a feed call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from timeline_site.invent.client import InventClient
+from timeline_site.invent.cursor import SALT, Cursor, encode_cursor
 from timeline_site.invent.types import KNOWN_ACTIVITY_TYPES
 
 pytestmark = pytest.mark.django_db
@@ -166,21 +169,71 @@ def test_empty_states_differ_for_no_activity_and_no_match(staff_client: Client) 
     assert 'data-empty="filtered"' in filtered.content.decode()
 
 
+@pytest.fixture
+def no_upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records (and refuses) any call to Invent."""
+    calls: list[str] = []
+
+    def refuse(self: InventClient, path: str, params: Any = None) -> Any:
+        calls.append(path)
+        raise AssertionError(f"unexpected upstream call to {path}")
+
+    monkeypatch.setattr(InventClient, "get_json", refuse)
+    return calls
+
+
+def _token(payload: dict[str, Any], salt: str = SALT) -> str:
+    from django.core import signing
+
+    return signing.dumps(payload, salt=salt, compress=True)
+
+
+GOOD = {"b": "2026-11-01T10:00:00+00:00", "s": [], "p": [2], "c": [107], "n": 50}
+MALFORMED = "The paging position in this link is malformed or out of date."
+
+
+def _tampered() -> str:
+    token = encode_cursor(Cursor(before=datetime(2026, 11, 1, 10, tzinfo=UTC), seen=(), pages=(2,), shown=50))
+    payload, signature = token.rsplit(":", 1)
+    return payload + ":" + ("A" if signature[0] != "A" else "B") + signature[1:]
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ({"type": "contact_exploded"}, "is not an activity type"),
-        ({"before": "yesterday", "pages": "2"}, "malformed"),
-        ({"before": "2026-11-01T10:00:00+00:00", "pages": "2,x"}, "malformed"),
-        ({"before": "2026-11-01T10:00:00+00:00", "pages": "999999999"}, "malformed"),
-        ({"before": "2026-11-01T10:00:00", "pages": "2"}, "malformed"),  # no zone
-        ({"pages": "2"}, "malformed"),
+        ({"cursor": "yesterday"}, MALFORMED),
+        ({"cursor": _token(GOOD)[:-4]}, MALFORMED),  # truncated
+        ({"cursor": _token(GOOD)[:20]}, MALFORMED),
+        ({"cursor": "tampered"}, MALFORMED),
+        ({"cursor": _token(GOOD, salt="another.purpose")}, MALFORMED),  # signed, but not a cursor
+        ({"cursor": _token({**GOOD, "b": "yesterday"})}, MALFORMED),  # signed by another release
+        ({"cursor": _token({**GOOD, "b": "2026-11-01T10:00:00"})}, MALFORMED),  # no zone
+        ({"cursor": _token({**GOOD, "p": ["2,x"]})}, MALFORMED),
+        ({"cursor": _token({**GOOD, "p": [999999999]})}, MALFORMED),
+        ({"cursor": _token({**GOOD, "p": []})}, MALFORMED),
+        ({"cursor": _token({**GOOD, "p": [1] * 9, "c": []})}, MALFORMED),
+        ({"cursor": _token({**GOOD, "s": ["x"] * 101})}, MALFORMED),
+        ({"cursor": _token({**GOOD, "n": -1})}, MALFORMED),
+        ({"cursor": _token({k: v for k, v in GOOD.items() if k != "p"})}, MALFORMED),
+        ({"cursor": "x" * 5000}, "at most 4096 characters"),
     ],
 )
-def test_bad_query_parameters_answer_400_with_a_message(staff_client: Client, query: dict[str, Any], message: str):
-    response = staff_client.get(ADA, query)
-    assert response.status_code == 400
-    assert message in response.content.decode()
+@pytest.mark.parametrize("headers", [{}, HX, {**HX, "HTTP_HX_TARGET": "timeline"}], ids=["full", "page", "timeline"])
+def test_bad_query_parameters_answer_400_with_a_message_and_no_upstream_call(
+    staff_client: Client, no_upstream: list[str], query: dict[str, Any], message: str, headers: dict[str, str]
+) -> None:
+    if query.get("cursor") == "tampered":
+        query = {"cursor": _tampered()}
+    for url in (ADA, reverse("contact_spans", args=["northwind", "ct_ada"])):
+        response = staff_client.get(url, query, **headers)
+        assert response.status_code == 400
+        assert message in response.content.decode()
+    assert no_upstream == []
+
+
+def test_a_good_cursor_is_accepted(staff_client: Client) -> None:
+    assert staff_client.get(ADA, {"cursor": _token(GOOD)}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -248,19 +301,21 @@ def test_stale_copy_is_served_with_a_note_when_invent_fails(staff_client: Client
     assert "may be out of date" in html and len(article_ids(html)) == 50
 
 
-def test_appended_pages_get_their_spans_from_a_follow_up_request(staff_client: Client) -> None:
+@pytest.mark.parametrize("appended", [False, True], ids=["first-page", "appended-page"])
+def test_pages_get_their_spans_from_a_follow_up_request(staff_client: Client, appended: bool) -> None:
     first = staff_client.get(HEAVY).content.decode()
-    assert "spans-loader" not in first  # a full page carries its spans inline
-    fragment = staff_client.get(next_url(first), **HX).content.decode()  # type: ignore[arg-type]
-    loader = re.search(r'class="spans-loader" data-hx-get="([^"]+)"', fragment)
-    assert loader and re.search(r'<p id="span-\d+" class="span-note" hidden></p>', fragment)
+    html = staff_client.get(next_url(first), **HX).content.decode() if appended else first  # type: ignore[arg-type]
+    loader = re.search(r'<div class="spans-loader" data-hx-get="([^"]+)" data-hx-trigger="load"', html)
+    assert loader, "the spans follow in their own request"
+    placeholders = re.findall(r'<p id="span-(\d+)" class="span-note span-empty"></p>', html)
+    assert placeholders and not re.search(r'data-span="(still|ended|lasted)"', html)  # none inline yet
     response = staff_client.get(loader.group(1).replace("&amp;", "&"), **HX)
-    assert response["HX-Reswap"] == "none"
-    notes = re.findall(
-        r'<p id="span-(\d+)" class="span-note[^"]*"[^>]*data-hx-swap-oob="true">([^<]+)</p>', response.content.decode()
-    )
-    placeholders = re.findall(r'<p id="span-(\d+)" class="span-note" hidden>', fragment)
+    assert response.status_code == 200 and response["HX-Reswap"] == "none"
+    body = response.content.decode()
+    notes = re.findall(r'<p id="span-(\d+)" class="span-note[^"]*"[^>]*data-hx-swap-oob="true">([^<]+)</p>', body)
     assert notes and {pos for pos, _ in notes} <= set(placeholders)
+    assert "<article" not in body
+    assert ('<div id="contact-state" class="contact-state" data-hx-swap-oob="true">' in body) is not appended
 
 
 def test_a_repeated_fragment_is_served_from_the_cache_without_upstream_calls(

@@ -90,6 +90,8 @@ if not FRAME_ANCESTORS:
     # nobody may frame the dashboard; CSP frame-ancestors says the same thing.
     MIDDLEWARE.append("django.middleware.clickjacking.XFrameOptionsMiddleware")
 X_FRAME_OPTIONS = "DENY"
+# A form without the CSRF cookie: in a CRM's frame, a browser that blocks third-party cookies (core/embed.py).
+CSRF_FAILURE_VIEW = "timeline_site.core.embed.csrf_failure"
 
 ROOT_URLCONF = "timeline_site.urls"
 WSGI_APPLICATION = "timeline_site.wsgi.application"
@@ -105,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "timeline_site.core.context_processors.viewer",
+                "timeline_site.core.embed.embed",
             ],
         },
     },
@@ -238,6 +241,9 @@ INVENT_BUDGET_PER_USER_PER_MINUTE = env_int("INVENT_BUDGET_PER_USER_PER_MINUTE",
 # the contact, i.e. 8, with 4 to spare for refilling short pages or a retry; a crafted
 # cursor that asks for more gets a clear refusal instead. 0: no cap.
 INVENT_MAX_CALLS_PER_REQUEST = env_int("INVENT_MAX_CALLS_PER_REQUEST", 12)
+# Upstream calls one export may make (100 activities each, so 1000 is a 100,000-activity timeline);
+# still charged to its user's share and paused while the shared budget is nearly spent. 0: no cap.
+TIMELINE_EXPORT_MAX_CALLS = env_int("TIMELINE_EXPORT_MAX_CALLS", 1000)
 # Activities per timeline page (and per upstream request); Invent caps take at 100.
 TIMELINE_PAGE_SIZE = min(env_int("TIMELINE_PAGE_SIZE", 50, minimum=1), 100)
 TIMELINE_PHONE_REGION = env_str("TIMELINE_PHONE_REGION", "GB").upper()  # ISO country of numbers typed without "+"

@@ -1,8 +1,15 @@
 // The few lines of JavaScript we own. htmx does the paging; this file only
-// reports the viewer's time zone, falls back to initials when an avatar fails
-// to load, keeps aria-busy honest, and says so when the network is gone.
+// marks a page shown in a CRM's frame, reports the viewer's time zone, falls
+// back to initials when an avatar fails to load, keeps aria-busy honest, and
+// says so when the network is gone.
 (function () {
   "use strict";
+
+  // 0. Inside a CRM's frame: the compact layout (core/embed.py). The server already chose it for
+  //    ?embed=1 and for browsers that say they load the page in a frame; this covers the others.
+  var framed = true;
+  try { framed = window.self !== window.top; } catch (e) { framed = true; }
+  if (framed) { document.documentElement.classList.add("embed"); }
 
   // 1. Time zone: remember the browser's zone in a cookie the server reads.
   //    Asking the browser costs its first Intl call (about 100 ms on a slow
@@ -16,7 +23,9 @@
   }
   function rememberZone(zone) {
     var secure = location.protocol === "https:" ? "; Secure" : "";
-    document.cookie = "tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+    // In a CRM's frame the dashboard is a third party: a Lax cookie would not be kept there.
+    var sameSite = framed && secure ? "None" : "Lax";
+    document.cookie = "tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=" + sameSite + secure;
   }
   var remembered = /(?:^|;\s*)tz=([^;]*)/.exec(document.cookie);
   if (!remembered) {

@@ -119,11 +119,14 @@ def _wait_for_other_fetch(*, key: str, stale_key: str, lock_key: str, failure_ke
 
 def cached_activity_page(
     *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int,
-    fetch: Callable[[], ActivityPage],
+    fetch: Callable[[], ActivityPage], fresh_seconds: int | None = None, refresh: bool = False,
 ) -> tuple[ActivityPage, bool]:  # fmt: skip
-    """Return (page, is_stale). Raises the fetch's InventError when there is no copy to fall back on."""
+    """Return (page, is_stale). Raises the fetch's InventError when there is no copy to fall back on.
+    `fresh_seconds` and `refresh`: see cached_upstream."""
     key = _key("act", org_id, contact_id, activity_type or "all", page, take)
-    return cast(tuple[ActivityPage, bool], cached_upstream(key=key, fetch=fetch))
+    return cast(
+        tuple[ActivityPage, bool], cached_upstream(key=key, fetch=fetch, fresh_seconds=fresh_seconds, refresh=refresh)
+    )
 
 
 def cached_contact(*, org_id: str, contact_id: str, fetch: Callable[[], Contact | None]) -> tuple[Contact | None, bool]:
@@ -131,21 +134,27 @@ def cached_contact(*, org_id: str, contact_id: str, fetch: Callable[[], Contact 
     return cast(tuple[Contact | None, bool], cached_upstream(key=_key("contact", org_id, contact_id), fetch=fetch))
 
 
-def cached_upstream(*, key: str, fetch: Callable[[], object]) -> Outcome:
-    """(value, is_stale) for one upstream read under `key`: fresh from the cache, fetched once, or a stale copy."""
-    fresh_seconds = settings.INVENT_CACHE_SECONDS
-    if fresh_seconds <= 0:
+def cached_upstream(
+    *, key: str, fetch: Callable[[], object], fresh_seconds: int | None = None, refresh: bool = False
+) -> Outcome:
+    """(value, is_stale) for one upstream read under `key`: fresh from the cache, fetched once, or a stale copy.
+
+    `fresh_seconds` overrides INVENT_CACHE_SECONDS for this key (never turning a cache that is off on);
+    `refresh` skips a fresh copy known to be older than what the caller has already seen (and replaces it).
+    """
+    if settings.INVENT_CACHE_SECONDS <= 0:
         return fetch(), False
+    fresh_seconds = settings.INVENT_CACHE_SECONDS if fresh_seconds is None else max(1, fresh_seconds)
     stale_key, lock_key, failure_key = key + ":stale", key + ":lock", key + ":failed"
 
-    cached = cache.get(key)
+    cached = None if refresh else cache.get(key)
     if cached is not None:
         return _load(cached), False
 
     token = uuid.uuid4().hex
     lock_seconds = _lock_seconds()
     have_lock = cache.add(lock_key, token, timeout=lock_seconds)
-    if not have_lock:
+    if not have_lock and not refresh:  # (waiting would find the very copy a refresh is to replace)
         # Someone else is fetching this very thing: wait for their answer
         # rather than spending another upstream call on it.
         outcome = _wait_for_other_fetch(

@@ -94,3 +94,68 @@ def _from_payload(payload: Any) -> Cursor:
     if len(seen) > MAX_SEEN_IDS:
         raise ValueError("seen")
     return Cursor(before=before, seen=seen, pages=pages, counts=counts, shown=shown)
+
+
+# --- The other direction: newer activities, above what is shown ----------------------------
+
+NEWER_SALT = "timeline_site.invent.cursor.newer.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class NewerCursor:
+    """Where the next page *above* starts, when the top of what is shown is not the newest
+    activity (a permalink, a date, or new activity since the page was read).
+
+    The anchor is the top activity shown; per stream, how many of its activities were newer
+    than it and the count seen then, so that growth at the top (which pushes the anchor down
+    the feed) can be allowed for. Signed like `Cursor`, carried as its own parameter (`newer`).
+    """
+
+    after: datetime  # created_at of the top activity shown
+    seen: tuple[str, ...]  # seen_digest of the ids already shown whose created_at == after
+    positions: tuple[int, ...]  # per stream: its activities newer than the anchor, when last read
+    counts: tuple[int | None, ...]  # per stream: pagination-count then
+    top: int = 1  # aria-posinset of the top card shown
+
+    def admits(self, activity: Activity) -> bool:
+        """True when `activity` is newer than everything already shown."""
+        if activity.created_at > self.after:
+            return True
+        return activity.created_at == self.after and seen_digest(activity.id) not in self.seen
+
+
+def encode_newer_cursor(cursor: NewerCursor) -> str:
+    payload = {"a": cursor.after.isoformat(), "s": list(cursor.seen), "p": list(cursor.positions),
+               "c": list(cursor.counts), "t": cursor.top}  # fmt: skip
+    return signing.dumps(payload, salt=NEWER_SALT, compress=True)
+
+
+def decode_newer_cursor(token: str) -> NewerCursor:
+    """The newer cursor in `token`, or CursorError, checked as strictly as `decode_cursor`."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise CursorError("too long")
+    try:
+        payload = signing.loads(token, salt=NEWER_SALT)
+    except signing.BadSignature:
+        raise CursorError("bad signature") from None
+    try:
+        return _newer_from_payload(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CursorError("unreadable") from exc
+
+
+def _newer_from_payload(payload: Any) -> NewerCursor:
+    after = parse_datetime(payload["a"])
+    if after is None or after.tzinfo is None:
+        raise ValueError("no anchor")
+    positions = tuple(int(p) for p in payload["p"])
+    counts = tuple(None if c is None else int(c) for c in payload["c"])
+    seen = tuple(str(s) for s in payload["s"])
+    top = int(payload["t"])
+    if not 0 < len(positions) <= len(KNOWN_ACTIVITY_TYPES) or len(counts) != len(positions):
+        raise ValueError("streams")
+    if any(not 0 <= p <= MAX_SHOWN for p in positions) or any(c is not None and not 0 <= c <= MAX_SHOWN for c in counts):
+        raise ValueError("range")
+    if not 1 <= top <= MAX_SHOWN or len(seen) > MAX_SEEN_IDS:
+        raise ValueError("top or seen")
+    return NewerCursor(after=after, seen=seen, positions=positions, counts=counts, top=top)

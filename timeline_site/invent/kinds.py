@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+
+# How an activity reads in the feed: a card (notes, files: content to read) or a one- or two-line row
+# (state changes: who did what, when, and for how long).
+Layout = Literal["card", "row"]
 
 
 class SpanState(StrEnum):
@@ -28,6 +33,7 @@ class ActivityKind:
     template: str  # the card template, under templates/jinja2/cards/
     opens: SpanState | None = None  # this kind begins that state
     closes: SpanState | None = None  # this kind ends that state
+    layout: Layout = "card"
 
 
 KINDS: dict[str, ActivityKind] = {
@@ -36,17 +42,17 @@ KINDS: dict[str, ActivityKind] = {
         ActivityKind("note_created", "Notes", "Note", "note", "note.html"),
         ActivityKind("file_uploaded", "Files", "File uploaded", "file", "file.html"),
         ActivityKind("segment_added", "Segment added", "Added to segment", "plus", "segment.html",
-                     opens=SpanState.SEGMENT),
+                     opens=SpanState.SEGMENT, layout="row"),
         ActivityKind("segment_removed", "Segment removed", "Removed from segment", "minus", "segment.html",
-                     closes=SpanState.SEGMENT),
-        ActivityKind("contact_blocked", "Blocked", "Contact blocked", "blocked", "status.html",
-                     opens=SpanState.BLOCKED),
-        ActivityKind("contact_unblocked", "Unblocked", "Contact unblocked", "unblocked", "status.html",
-                     closes=SpanState.BLOCKED),
-        ActivityKind("contact_unsubscribed", "Unsubscribed", "Unsubscribed", "unsubscribed", "status.html",
-                     opens=SpanState.UNSUBSCRIBED),
-        ActivityKind("contact_resubscribed", "Resubscribed", "Resubscribed", "resubscribed", "status.html",
-                     closes=SpanState.UNSUBSCRIBED),
+                     closes=SpanState.SEGMENT, layout="row"),
+        ActivityKind("contact_blocked", "Blocked", "Contact blocked", "contact_blocked", "status.html",
+                     opens=SpanState.BLOCKED, layout="row"),
+        ActivityKind("contact_unblocked", "Unblocked", "Contact unblocked", "contact_unblocked", "status.html",
+                     closes=SpanState.BLOCKED, layout="row"),
+        ActivityKind("contact_unsubscribed", "Unsubscribed", "Unsubscribed", "contact_unsubscribed", "status.html",
+                     opens=SpanState.UNSUBSCRIBED, layout="row"),
+        ActivityKind("contact_resubscribed", "Resubscribed", "Resubscribed", "contact_resubscribed", "status.html",
+                     closes=SpanState.UNSUBSCRIBED, layout="row"),
     )
 }  # fmt: skip
 

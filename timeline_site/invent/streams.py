@@ -58,14 +58,17 @@ def run_in_background[R](function: Callable[[], R]) -> Future[R]:
 
 
 def fetch_activity_page(
-    *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int
-) -> tuple[ActivityPage, bool]:
-    """One upstream page through the cache; the bool says whether it is a stale copy."""
+    *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int,
+    fresh_seconds: int | None = None, refresh: bool = False,
+) -> tuple[ActivityPage, bool]:  # fmt: skip
+    """One upstream page through the cache; the bool says whether it is a stale copy.
+    `fresh_seconds` and `refresh`: see cache.cached_upstream."""
     return cached_activity_page(
         org_id=org_id, contact_id=contact_id, activity_type=activity_type, page=page, take=take,
         fetch=lambda: get_client().list_activities(
             org_id=org_id, contact_id=contact_id, activity_type=activity_type, page=page, take=take
         ),
+        fresh_seconds=fresh_seconds, refresh=refresh,
     )  # fmt: skip
 
 
@@ -115,11 +118,12 @@ class Stream:
         self.accept(upstream, page=page)
         return upstream
 
-    def fetch(self, page: int) -> ActivityPage:
-        """Read `page` without keeping its activities yet (the caller may find it must step back)."""
+    def fetch(self, page: int, *, refresh: bool = False) -> ActivityPage:
+        """Read `page` without keeping its activities yet (the caller may find it must step back).
+        `refresh`: not from a cached copy (one older than a page already read, see invent/newer.py)."""
         upstream, stale = fetch_activity_page(
             org_id=self.org_id, contact_id=self.contact_id, activity_type=self.activity_type, page=page,
-            take=self.take,
+            take=self.take, refresh=refresh,
         )  # fmt: skip
         self.pages_read += 1
         self.total, self.stale, self.skipped = upstream.total, self.stale or stale, self.skipped + upstream.skipped

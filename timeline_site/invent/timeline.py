@@ -5,26 +5,38 @@ are filled from the following upstream page, and if deletions upstream pulled
 the activities we owe onto earlier pages (the count went down) we step back.
 Several types are several streams (Invent filters on one type at a time),
 merged newest first. See cursor.py for why the cursor looks the way it does.
+
+Invent cannot filter by who did it (staff, an AI assistant, the system), so an
+actor filter is applied here to what is read. A rare kind could mean reading a
+whole heavy timeline for one page, so the reads per request are bounded: a page
+that stops at the bound says how many entries it looked through, and its cursor
+continues below everything read, not only below what it showed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 
 from timeline_site.invent.contacts import contact_or_none
 from timeline_site.invent.cursor import MAX_SEEN_IDS, Cursor, seen_digest
 from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES
-from timeline_site.invent.streams import Stream, parallel_map, run_in_background
-from timeline_site.invent.types import Activity, Contact
+from timeline_site.invent.streams import END_OF_TIME, Stream, parallel_map, run_in_background
+from timeline_site.invent.types import ACTOR_KINDS, Activity, Contact
 
 logger = logging.getLogger(__name__)
 
 MAX_UPSTREAM_PAGES_PER_STREAM = 4  # per dashboard page: bounded work, the cursor resumes the rest
 MAX_STEPS_BACK = 3  # upstream pages stepped back at most after deletions
+# With an actor filter, all streams together read at most this many pages per dashboard page
+# (and each at most MAX_UPSTREAM_PAGES_PER_STREAM): within a request's cap on upstream calls.
+MAX_FILTERED_PAGES = 8
+
+ActorFilter = frozenset[str] | None  # None: every actor kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,19 @@ class TimelinePage:
     offset: int  # activities shown before this page
     skipped: int = 0  # upstream items that could not be read
     stale: bool = False  # served from an older copy because Invent failed
+    # With an actor filter, when the reads stopped at their bound before a page of matches was
+    # found: how many entries were looked through (the cursor continues below them). None otherwise.
+    scanned: int | None = None
+
+
+def actor_filter(actors: Collection[str]) -> ActorFilter:
+    """The actor kinds asked for, or None when that is every kind (or none was named)."""
+    wanted = frozenset(actors) & frozenset(ACTOR_KINDS)
+    return None if not wanted or wanted == frozenset(ACTOR_KINDS) else wanted
+
+
+def _wanted(activity: Activity, cursor: Cursor | None, actors: ActorFilter) -> bool:
+    return (cursor is None or cursor.admits(activity)) and (actors is None or activity.actor_kind in actors)
 
 
 def stream_types(types: Sequence[str]) -> tuple[str | None, ...]:
@@ -45,8 +70,11 @@ def stream_types(types: Sequence[str]) -> tuple[str | None, ...]:
     return tuple(wanted)
 
 
-def _read_from_cursor(stream: Stream, *, known_count: int | None, cursor: Cursor | None, need: int) -> Stream:
-    """Read `stream` from its next page until it holds `need` activities after the cursor, or ends."""
+def _read_from_cursor(
+    stream: Stream, *, known_count: int | None, cursor: Cursor | None, need: int, actors: ActorFilter = None
+) -> Stream:
+    """Read `stream` from its next page until it holds `need` wanted activities after the cursor, or ends
+    (or reaches its bound of pages)."""
     stepped_back = False
     while stream.can_read:
         page = stream.next_page
@@ -59,55 +87,79 @@ def _read_from_cursor(stream: Stream, *, known_count: int | None, cursor: Cursor
             stream.next_page = max(1, page - min(MAX_STEPS_BACK, -(-deleted // stream.take)))
             continue
         stream.accept(upstream, page=page)
-        if stream.exhausted or sum(1 for a, _ in stream.read if cursor is None or cursor.admits(a)) >= need:
+        if stream.exhausted or _matches(stream, cursor, actors) >= need:
             break
     return stream
 
 
+def _matches(stream: Stream, cursor: Cursor | None, actors: ActorFilter) -> int:
+    return sum(1 for a, _ in stream.read if _wanted(a, cursor, actors))
+
+
 def timeline_page(
-    *, org_id: str, contact_id: str, types: Sequence[str] = (), cursor: Cursor | None = None
-) -> TimelinePage:
-    """Up to TIMELINE_PAGE_SIZE activities strictly older than the cursor (the newest, without one)."""
-    size = settings.TIMELINE_PAGE_SIZE
+    *, org_id: str, contact_id: str, types: Sequence[str] = (), actors: Collection[str] = (),
+    cursor: Cursor | None = None, size: int | None = None,
+) -> TimelinePage:  # fmt: skip
+    """Up to `size` (TIMELINE_PAGE_SIZE) activities strictly older than the cursor (the newest, without
+    one), of `types` and done by `actors` (empty: all). A cursor is only valid with the same `size`."""
+    size = size or settings.TIMELINE_PAGE_SIZE
+    wanted_actors = actor_filter(actors)
     streams = stream_types(types)
     if cursor is not None and len(cursor.pages) != len(streams):
         # A cursor made for another filter: start every stream at the top; the anchor still holds.
         cursor = Cursor(before=cursor.before, seen=cursor.seen, pages=(1,) * len(streams), shown=cursor.shown)
     start_pages = cursor.pages if cursor is not None else (1,) * len(streams)
     counts = cursor.counts if cursor is not None and len(cursor.counts) == len(streams) else (None,) * len(streams)
+    max_pages = MAX_UPSTREAM_PAGES_PER_STREAM
+    if wanted_actors is not None:
+        max_pages = max(1, min(max_pages, MAX_FILTERED_PAGES // len(streams)))
     readers = [
-        Stream(org_id, contact_id, activity_type, take=size, next_page=start, max_pages=MAX_UPSTREAM_PAGES_PER_STREAM)
+        Stream(org_id, contact_id, activity_type, take=size, next_page=start, max_pages=max_pages)
         for activity_type, start in zip(streams, start_pages, strict=True)
     ]
     parallel_map(
         lambda index: (
-            _read_from_cursor(readers[index], known_count=counts[index], cursor=cursor, need=size)
+            _read_from_cursor(readers[index], known_count=counts[index], cursor=cursor, need=size,
+                              actors=wanted_actors)
             if not readers[index].exhausted
             else readers[index]
         ),
         range(len(readers)),
-    )
-    return _merge(readers, counts=counts, cursor=cursor, size=size)
+    )  # fmt: skip
+    return _merge(readers, counts=counts, cursor=cursor, size=size, actors=wanted_actors)
 
 
-def _merge(readers: list[Stream], *, counts: Sequence[int | None], cursor: Cursor | None, size: int) -> TimelinePage:
+def _floor(readers: list[Stream], cursor: Cursor | None, size: int, actors: ActorFilter) -> datetime | None:
+    """The time below which what was read may not be shown yet: a stream that stopped at its bound
+    short of a page of wanted activities may hold unread ones just below the oldest it read, and
+    they would belong before anything older the other streams read. None: no stream stopped short."""
+    short = [r for r in readers if not r.exhausted and _matches(r, cursor, actors) < size]
+    return max((min((a.created_at for a, _ in r.read), default=END_OF_TIME) for r in short), default=None)
+
+
+def _merge(
+    readers: list[Stream], *, counts: Sequence[int | None], cursor: Cursor | None, size: int,
+    actors: ActorFilter = None,
+) -> TimelinePage:  # fmt: skip
     # One stream keeps Invent's own order for ties (the sort is stable); several streams
     # break ties by id, as Invent's unfiltered feed does.
-    merged = [
+    admitted = [
         (activity, index, page)
         for index, reader in enumerate(readers)
         for activity, page in reader.read
         if cursor is None or cursor.admits(activity)
     ]
+    merged = [entry for entry in admitted if actors is None or entry[0].actor_kind in actors]
     if len(readers) > 1:
         merged.sort(key=lambda entry: entry[0].sort_key, reverse=True)
     else:
         merged.sort(key=lambda entry: entry[0].created_at, reverse=True)
+    floor = _floor(readers, cursor, size, actors)
     shown: list[Activity] = []
     shown_ids: set[str] = set()
     resume: list[int | None] = [None] * len(readers)  # per stream: the page of its first activity not shown
     for activity, index, page in merged:
-        if len(shown) >= size:
+        if len(shown) >= size or (floor is not None and activity.created_at < floor):
             if resume[index] is None:
                 resume[index] = page
             continue
@@ -119,21 +171,37 @@ def _merge(readers: list[Stream], *, counts: Sequence[int | None], cursor: Curso
         reader.total if reader.total is not None else c for reader, c in zip(readers, counts, strict=True)
     )
     offset = cursor.shown if cursor is not None else 0
+    # Stopped at the bound with less than a page: the next page starts below everything read.
+    stopped = floor if floor is not None and len(shown) < size and any(next_pages) else None
+    scanned = None
+    if stopped is not None and actors is not None:
+        scanned = len({a.id for a, _index, _page in admitted if a.created_at >= stopped})
     return TimelinePage(
         activities=tuple(shown),
-        next_cursor=_next_cursor(shown, cursor, next_pages, next_counts, offset),
-        total=sum(t for t in next_counts if t is not None) if None not in next_counts else None,
+        next_cursor=_next_cursor(shown, cursor, next_pages, next_counts, offset, stopped=stopped),
+        # Invent's counts say how many of the types there are, not how many by these actors.
+        total=sum(t for t in next_counts if t is not None) if None not in next_counts and actors is None else None,
         offset=offset,
         skipped=sum(r.skipped for r in readers),
         stale=any(r.stale for r in readers),
+        scanned=scanned,
     )
 
 
 def _next_cursor(
-    shown: list[Activity], cursor: Cursor | None, pages: tuple[int, ...], counts: tuple[int | None, ...], offset: int
-) -> Cursor | None:
+    shown: list[Activity], cursor: Cursor | None, pages: tuple[int, ...], counts: tuple[int | None, ...], offset: int,
+    *, stopped: datetime | None = None,
+) -> Cursor | None:  # fmt: skip
     if not any(pages):
         return None
+    if stopped is not None and (cursor is None or stopped <= cursor.before):
+        # Everything read down to `stopped` was looked at (what is wanted of it is shown): continue
+        # from there. Unread activities at that very time are not among the ids seen, so they come.
+        seen_at = [seen_digest(a.id) for a in shown if a.created_at == stopped]
+        if cursor is not None and cursor.before == stopped:
+            seen_at = [*cursor.seen, *seen_at]
+        return Cursor(before=stopped, seen=tuple(seen_at[-MAX_SEEN_IDS:]), pages=pages, counts=counts,
+                      shown=offset + len(shown))  # fmt: skip
     if not shown:
         if cursor is None:
             return None
@@ -150,15 +218,15 @@ def _next_cursor(
 
 
 def first_view(
-    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None
+    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None, actors: Collection[str] = ()
 ) -> tuple[TimelinePage, Contact | None]:
     """A full page's one upstream round: the timeline page (its failure is the page's) and the
     contact record (its failure only loses the header's details), read at once."""
     if not settings.INVENT_PARALLEL_FETCH:
         return (
-            timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor),
+            timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor),
             contact_or_none(org_id=org_id, contact_id=contact_id),
         )
     contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
-    page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, cursor=cursor)
+    page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
     return page, contact.result()

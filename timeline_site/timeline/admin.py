@@ -16,8 +16,8 @@ class OrgAccessAdmin(admin.ModelAdmin):
 class TimelineViewAdmin(admin.ModelAdmin):
     """The audit trail: readable by admins, never editable, never deletable here."""
 
-    list_display = ["viewed_at", "user", "org_id", "contact_id", "contact_name", "ip_address"]
-    list_filter = ["org_id", "viewed_at"]
+    list_display = ["viewed_at", "action", "user", "org_id", "contact_id", "contact_name", "ip_address"]
+    list_filter = ["action", "org_id", "viewed_at"]
     search_fields = ["user__username", "org_id", "contact_id", "contact_name"]
     date_hierarchy = "viewed_at"
     readonly_fields = [f.name for f in TimelineView._meta.fields]

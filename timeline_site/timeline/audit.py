@@ -1,4 +1,4 @@
-"""The audit trail: who read which contact's timeline, and when (read-only in the admin)."""
+"""The audit trail: who read or exported which contact's timeline, and when (read-only in the admin)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contac
         return
     name = (contact.display_name if contact else "")[:200]
     recent = TimelineView.objects.filter(
-        user=request.user, org_id=org_id, contact_id=contact_id, viewed_at__gte=timezone.now() - READING_WINDOW
-    )
+        user=request.user, org_id=org_id, contact_id=contact_id, action=TimelineView.Action.VIEW,
+        viewed_at__gte=timezone.now() - READING_WINDOW,
+    )  # fmt: skip
     if recent.exists():
         if name:
             recent.filter(contact_name="").update(contact_name=name)
@@ -32,5 +33,19 @@ def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contac
         org_id=org_id,
         contact_id=contact_id,
         contact_name=name,
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )
+
+
+def record_export(request: HttpRequest, *, org_id: str, contact_id: str) -> None:
+    """Record that the signed-in user took a copy of this contact's timeline: every export, each its own row
+    (a copy leaves the dashboard, unlike a scroll or a reload)."""
+    if not request.user.is_authenticated:
+        return
+    TimelineView.objects.create(
+        user=request.user,
+        org_id=org_id,
+        contact_id=contact_id,
+        action=TimelineView.Action.EXPORT,
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )

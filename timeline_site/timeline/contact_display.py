@@ -17,26 +17,32 @@ from timeline_site.invent.contact_state import ContactState
 from timeline_site.invent.types import Activity, Contact, Segment
 from timeline_site.timeline.display import Performer, exact_time, performer_of, relative_time
 
-# Invent's channel types (the `type` of a contact's channel) as staff know them.
+# Invent's channel types (the `type` of a contact's channel: the org's connection the contact is reached
+# through) as staff know them. "gmail" is the org's mailbox, not the contact's provider, and the SMS
+# provider's name means nothing to a reader: what they need is how to reach the contact.
 CHANNEL_PLATFORMS: dict[str, str] = {
-    "gmail": "Gmail",
+    "gmail": "E-mail",
     "whatsapp_bot": "WhatsApp",
     "messenger_bot": "Messenger",
     "instagram_dm": "Instagram",
-    "twilio": "SMS (Twilio)",
-    "telnyx": "SMS (Telnyx)",
+    "twilio": "SMS",
+    "telnyx": "SMS",
     "slack_bot": "Slack",
     "telegram_bot": "Telegram",
     "google_calendar": "Google Calendar",
     "internal": "Internal",
     "custom": "Custom channel",
 }
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 REASON_CODE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 
 ValueKind = Literal["email", "phone", "username", "user_id"]
 
 
-def platform_label(channel_type: str) -> str:
+def platform_label(channel_type: str, address: str = "") -> str:
+    """The channel as a newcomer reads it, from its type and its address: "Gmail" only for a Gmail address."""
+    if channel_type == "gmail" and address.rpartition("@")[2].strip().lower() in GMAIL_DOMAINS:
+        return "Gmail"
     known = CHANNEL_PLATFORMS.get(channel_type)
     if known:
         return known
@@ -78,8 +84,26 @@ def channel_lines(contact: Contact) -> tuple[ChannelLine, ...]:
             values.append(ChannelValue("username", "User name", channel.username))
         if not values and channel.user_id:
             values.append(ChannelValue("user_id", "User ID", channel.user_id))
-        lines.append(ChannelLine(channel.type, platform_label(channel.type), tuple(values)))
+        lines.append(ChannelLine(channel.type, platform_label(channel.type, channel.email or ""), tuple(values)))
     return tuple(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryChannel:
+    """The one way to reach the contact that a phone's header shows: its platform and one value."""
+
+    platform: str
+    value: ChannelValue
+
+
+def primary_channel(lines: tuple[ChannelLine, ...]) -> PrimaryChannel | None:
+    """An e-mail address first, else a phone number, else the first value any channel has."""
+    for kind in ("email", "phone", None):
+        for line in lines:
+            for value in line.values:
+                if kind is None or value.kind == kind:
+                    return PrimaryChannel(line.platform, value)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,10 @@ class ContactHeader:
     segments: tuple[SegmentLine, ...] | None  # None: not known
     from_events: bool  # Invent gave no contact record: the state is read from the activity history
     history_pending: bool = False  # the activity history's part (since when, by whom, why) follows in its own request
+
+    @property
+    def primary(self) -> PrimaryChannel | None:
+        return primary_channel(self.channels)
 
 
 def _status(

@@ -20,6 +20,7 @@ from timeline_site.invent.types import Activity, ActorKind
 
 PerformerKind = ActorKind
 EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST"
+CLOCK_FORMAT = "H:i"  # "07:00": on every card; the day is its day header, the zone named once on the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,19 @@ def exact_time(moment: datetime, tz: tzinfo) -> str:
     return format_date(moment.astimezone(tz), EXACT_FORMAT)
 
 
+def zone_label(zone: tzinfo, now: datetime) -> str:
+    """ "New York (EST)": the city of the viewer's IANA zone and its abbreviation right now, so the
+    page can say once which clock its times are on. Numeric abbreviations ("+03") read as UTC offsets."""
+    name = str(getattr(zone, "key", "") or zone)
+    city = name.rsplit("/", 1)[-1].replace("_", " ")[:64] or "UTC"
+    abbreviation = format_date(now.astimezone(zone), "T").strip()
+    if abbreviation[:1] in "+-" and abbreviation[1:].isdigit():
+        abbreviation = f"UTC{abbreviation}"
+    if not abbreviation or abbreviation == city:
+        return city
+    return f"{city} ({abbreviation})"
+
+
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
@@ -150,6 +164,7 @@ class Entry:
     span: ActivitySpan | None = None  # for paired events (blocked/unblocked, ...): how long the state held
     span_text: str = ""
     span_pending: bool = False  # spans for this page follow in their own request
+    clock: str = ""  # "11:02" in the viewer's zone
 
     @property
     def is_known_type(self) -> bool:
@@ -185,6 +200,7 @@ def build_entries(
                 day=day_label(day, today) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
                 exact=format_date(local, EXACT_FORMAT),
+                clock=format_date(local, CLOCK_FORMAT),
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
                 span_pending=pending and activity.type in SPAN_TYPES,

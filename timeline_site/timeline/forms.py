@@ -15,16 +15,38 @@ from django import forms
 from timeline_site.invent.client import is_valid_path_part
 from timeline_site.invent.cursor import Cursor, CursorError, decode_cursor
 from timeline_site.invent.kinds import KINDS
+from timeline_site.timeline import lookup
+from timeline_site.timeline.filters import ACTOR_CHOICES
 
 TYPE_CHOICES: list[tuple[str, str]] = [(kind.value, kind.label) for kind in KINDS.values()]
 
 
-class TimelineQueryForm(forms.Form):
+class TimelineFilterForm(forms.Form):
+    """Which activities: `type` and `by` (who did it), each repeatable, each empty for all."""
+
     type = forms.MultipleChoiceField(
         choices=TYPE_CHOICES,
         required=False,
         error_messages={"invalid_choice": "“%(value)s” is not an activity type this timeline can filter on."},
     )
+    by = forms.MultipleChoiceField(
+        choices=ACTOR_CHOICES,
+        required=False,
+        error_messages={"invalid_choice": "“%(value)s” is not who did an activity: use staff, assistant or system."},
+    )
+
+
+class TimelineExportForm(TimelineFilterForm):
+    format = forms.ChoiceField(
+        choices=[("csv", "CSV"), ("json", "JSON")],
+        error_messages={
+            "required": "Say which format to export: format=csv or format=json.",
+            "invalid_choice": "“%(value)s” is not an export format: use csv or json.",
+        },
+    )
+
+
+class TimelineQueryForm(TimelineFilterForm):
     cursor = forms.CharField(required=False, max_length=4096)
 
     def clean_cursor(self) -> Cursor | None:
@@ -57,3 +79,53 @@ class ContactSearchForm(forms.Form):
         if not is_valid_path_part(org):
             raise forms.ValidationError("An organisation ID has only letters, digits, “-” and “_”.", code="invalid")
         return org
+
+
+class ContactLookupForm(forms.Form):
+    """A CRM's link to a contact (`/orgs/<org>/lookup/`): an `email`, a `phone` or a free-text `q`
+    (the first one given is looked up, so one link can carry both of a record's fields), and the
+    timeline's own filters and `embed` to open the contact's timeline with."""
+
+    # Not stripped: a leading or inner space may be an unencoded "+" (see timeline.lookup).
+    email = forms.CharField(required=False, max_length=320, strip=False)
+    phone = forms.CharField(required=False, max_length=64, strip=False)
+    q = forms.CharField(required=False, max_length=200, strip=False)
+    type = TimelineQueryForm.base_fields["type"]
+    embed = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, region: str, **kwargs: Any) -> None:
+        """`region`: the country of phone numbers written without a country code."""
+        super().__init__(*args, **kwargs)
+        self.region = region
+
+    def clean_email(self) -> str:
+        email = lookup.repaired_email(self.cleaned_data["email"])
+        if email and not lookup.is_email(email):
+            raise forms.ValidationError("“%(value)s” is not an e-mail address.", code="email", params={"value": email})
+        return email
+
+    def clean_phone(self) -> str:
+        phone = lookup.repaired_phone(self.cleaned_data["phone"])
+        if phone and not lookup.is_phone(phone):
+            raise forms.ValidationError("“%(value)s” is not a phone number.", code="phone", params={"value": phone})
+        return phone
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        if data["email"]:
+            data["lookup"] = lookup.email_lookup(data["email"])
+        elif data["phone"]:
+            data["lookup"] = lookup.phone_lookup(data["phone"], region=self.region)
+        elif (found := lookup.query_lookup(data["q"], region=self.region)) is not None:
+            data["lookup"] = found
+        else:
+            raise forms.ValidationError(
+                "This link names no e-mail address, phone number or name to look up.", code="empty"
+            )
+        return data
+
+    def given(self) -> str:
+        """What the link asked for, as typed, for the find page's search box."""
+        return next((str(self.data.get(f, "")).strip() for f in ("email", "phone", "q") if self.data.get(f)), "")

@@ -27,9 +27,12 @@ from timeline_site.invent.cursor import Cursor
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
-def fragment_key(partial: str, *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None) -> str:
-    """Partial, contact, filter, paging position and time zone (hashed to bound the key). Nothing secret."""
-    parts = [partial, org_id, contact_id, ",".join(sorted(set(types))), repr(cursor)]
+def fragment_key(
+    partial: str, *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None,
+    actors: Sequence[str] = (),
+) -> str:  # fmt: skip
+    """Partial, contact, filters, paging position and time zone (hashed to bound the key). Nothing secret."""
+    parts = [partial, org_id, contact_id, ",".join(sorted(set(types))), ",".join(sorted(set(actors))), repr(cursor)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     return f"fragment:v2:{timezone.get_current_timezone_name()}:{digest}"
 

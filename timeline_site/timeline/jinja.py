@@ -10,7 +10,7 @@ from django.template import defaultfilters
 from django.utils.html import urlize
 from jinja2 import Environment, pass_eval_context
 from jinja2.nodes import EvalContext
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from timeline_site.timeline.display import file_kind, humanize_type, metadata_items
 from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, is_long_note, note_preview
@@ -19,11 +19,13 @@ from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, is_long_note, note_
 @pass_eval_context
 def note_text(context: EvalContext, value: str) -> Markup:
     """Plain text from Invent: escaped, http(s) links clickable (nofollow, new tab), line breaks kept."""
-    linked = urlize(str(escape(value)), nofollow=True, autoescape=False)
+    # urlize escapes the text around the links itself (autoescape=True): escaping first would hide
+    # a link's edges ("<https://…>", quotes) from it, and the link would be lost or swallow them.
+    linked = urlize(str(value), nofollow=True, autoescape=True)
     linked = linked.replace("<a ", '<a target="_blank" rel="noopener noreferrer nofollow" ').replace(
         ' rel="nofollow"', ""
     )
-    return Markup(defaultfilters.linebreaksbr(linked, autoescape=False))  # noqa: S704 - escaped first, above
+    return Markup(defaultfilters.linebreaksbr(linked, autoescape=False))  # noqa: S704 - urlize escaped it, above
 
 
 def environment(**options: Any) -> Environment:

@@ -23,9 +23,14 @@ class OrgAccess(models.Model):
 
 
 class TimelineView(models.Model):
-    """Audit trail: who opened which contact's timeline, and when."""
+    """Audit trail: who opened or exported which contact's timeline, and when."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "viewed"
+        EXPORT = "export", "exported"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="timeline_views")
+    action = models.CharField(max_length=10, choices=Action, default=Action.VIEW)
     org_id = models.CharField(max_length=128)
     contact_id = models.CharField(max_length=128)
     contact_name = models.CharField(max_length=200, blank=True)
@@ -40,4 +45,5 @@ class TimelineView(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} viewed {self.org_id}/{self.contact_id} at {self.viewed_at:%Y-%m-%d %H:%M}"
+        verb = self.get_action_display()
+        return f"{self.user} {verb} {self.org_id}/{self.contact_id} at {self.viewed_at:%Y-%m-%d %H:%M}"

@@ -5,7 +5,9 @@
 - `contact_spans`: what needs more of Invent than the first round, asked by htmx
   once a page is on screen: how long each paired state lasted and, for a first
   page, the header's "since when, by whom, why".
+- `contact_export`: the whole timeline as a CSV or JSON file, streamed as it is read.
 - `index`: find a contact.
+- `contact_lookup`: a CRM's link by e-mail, phone or name, on to the one contact's timeline.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -32,15 +36,18 @@ from timeline_site.invent.contact_state import ContactState, contact_state, span
 from timeline_site.invent.contacts import contact_or_none, search_contacts
 from timeline_site.invent.cursor import Cursor, encode_cursor
 from timeline_site.invent.errors import InventAuthError, InventError, InventNotFound, InventRateLimited
+from timeline_site.invent.export import start_export
 from timeline_site.invent.kinds import KINDS, SPAN_TYPES
 from timeline_site.invent.spans import activity_spans, streams_for_page
 from timeline_site.invent.streams import StreamSet
 from timeline_site.invent.timeline import TimelinePage, first_view, timeline_page
 from timeline_site.invent.types import Contact
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
-from timeline_site.timeline.audit import record_reading
+from timeline_site.timeline.audit import record_export, record_reading
 from timeline_site.timeline.contact_display import ContactHeader, build_header
-from timeline_site.timeline.display import build_entries
+from timeline_site.timeline.display import build_entries, exact_time, zone_label
+from timeline_site.timeline.export_files import export_response
+from timeline_site.timeline.filters import ACTOR_CHOICES, filters_in_words, sought_in_words
 from timeline_site.timeline.find import (
     MIN_QUERY_LENGTH,
     contact_results,
@@ -49,8 +56,15 @@ from timeline_site.timeline.find import (
     recently_viewed,
     remembered_org,
 )
-from timeline_site.timeline.forms import ContactSearchForm, TimelineQueryForm
+from timeline_site.timeline.forms import (
+    ContactLookupForm,
+    ContactSearchForm,
+    TimelineExportForm,
+    TimelineFilterForm,
+    TimelineQueryForm,
+)
 from timeline_site.timeline.fragments import cached_fragment, fragment_key, store_fragment
+from timeline_site.timeline.lookup import LOOKUP_TAKE, Lookup, LookupResult, decide
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +106,14 @@ def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpRes
     return response
 
 
-ContactView = Callable[..., HttpResponse]
+ContactView = Callable[..., HttpResponseBase]
 
 
 def contact_access(view: ContactView) -> ContactView:
     """IDs are checked before they go near Invent, and a denied org looks exactly like an unknown one."""
 
     @wraps(view)
-    def checked(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+    def checked(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponseBase:
         if not (is_valid_path_part(org_id) and is_valid_path_part(contact_id)):
             raise Http404("No such contact")
         if not can_view_org(request.user, org_id):
@@ -117,6 +131,7 @@ class TimelineQuery:
     contact_id: str
     types: list[str]
     cursor: Cursor | None
+    actors: tuple[str, ...] = ()  # who did it (`by`): empty for everyone
 
     @property
     def base_url(self) -> str:
@@ -124,7 +139,7 @@ class TimelineQuery:
 
     @property
     def filter_params(self) -> list[tuple[str, str]]:
-        return [("type", t) for t in self.types]
+        return [*(("type", t) for t in self.types), *(("by", a) for a in self.actors)]
 
     def url(self, name: str, *, cursor: Cursor | None = None, **extra: str) -> str:
         params = [*self.filter_params, *([("cursor", encode_cursor(cursor))] if cursor else []), *extra.items()]
@@ -138,6 +153,12 @@ def _context(query: TimelineQuery, **more: Any) -> dict[str, Any]:
         "contact_id": query.contact_id,
         "type_choices": [(kind.value, kind.label) for kind in KINDS.values()],
         "selected_types": query.types,
+        "actor_choices": ACTOR_CHOICES,
+        "selected_actors": query.actors,
+        "filtered": bool(query.types or query.actors),
+        "filters_in_words": filters_in_words(query.types, query.actors),
+        "filter_count": len(query.types) + len(query.actors),
+        "zone_label": zone_label(timezone.get_current_timezone(), timezone.now()),
         "base_url": query.base_url,
         **more,
     }
@@ -156,18 +177,23 @@ def _page_context(query: TimelineQuery, page: TimelinePage, *, spans: Any, spans
         spans_url=query.url("contact_spans", cursor=query.cursor) if spans_follow else None,
         spans_stepped_aside=spans is None and not spans_follow,
         is_first_page=query.cursor is None,
+        sought=sought_in_words(query.types, query.actors),
+        export_csv_url=query.url("contact_export", format="csv"),
+        export_json_url=query.url("contact_export", format="json"),
+        generated=exact_time(timezone.now(), timezone.get_current_timezone()),
     )  # fmt: skip
 
 
 def _page_streams(query: TimelineQuery, page: TimelinePage) -> StreamSet:
-    """The streams a page's spans read, seeded with the page itself when it was read from the top."""
+    """The streams a page's spans read, seeded with the page itself when it was read from the top
+    (not under an actor filter: then the page does not hold every activity of its types)."""
     return streams_for_page(
         org_id=query.org_id, contact_id=query.contact_id, activities=page.activities, types=query.types,
-        from_top=query.cursor is None, complete=page.next_cursor is None,
+        from_top=query.cursor is None and not query.actors, complete=page.next_cursor is None,
     )  # fmt: skip
 
 
-def _bad_request(request: HttpRequest, query: TimelineQuery, form: TimelineQueryForm) -> HttpResponse:
+def _bad_request(request: HttpRequest, query: TimelineQuery, form: TimelineFilterForm) -> HttpResponse:
     errors = [str(e) for errors in form.errors.values() for e in errors]
     return render(request, "timeline/bad_request.html", _context(query, form_errors=errors), status=400)
 
@@ -176,7 +202,7 @@ def _validated(request: HttpRequest, org_id: str, contact_id: str) -> tuple[Time
     form = TimelineQueryForm(request.GET)
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
-    query = TimelineQuery(org_id, contact_id, list(data.get("type", [])), data.get("cursor"))
+    query = TimelineQuery(org_id, contact_id, list(data.get("type", [])), data.get("cursor"), tuple(data.get("by", [])))
     return query, form
 
 
@@ -198,7 +224,8 @@ def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> 
     # links land here with a cursor): everything inline, in as many rounds as that takes.
     inline = query.cursor is not None or request.GET.get("inline") == "1"
     try:
-        page, contact = first_view(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+        page, contact = first_view(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
+                                   actors=query.actors)  # fmt: skip
     except InventError as exc:
         problem = describe_failure(exc)
         response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
@@ -222,7 +249,7 @@ def _header(contact: Contact | None, state: ContactState, *, history_pending: bo
 
 def _timeline_fragment(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
     """The next page, appended to the feed (`#page`), or the timeline section under new filters (`#timeline`)."""
-    partial = "timeline" if request.htmx.target == "timeline" else "page"
+    partial = "filtered" if request.htmx.target == "timeline" else "page"  # filtered: #timeline and the bar
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
@@ -231,11 +258,13 @@ def _timeline_fragment(request: HtmxHttpRequest, org_id: str, contact_id: str) -
         record_reading(request, org_id=org_id, contact_id=contact_id, contact=None)
     # The same for every viewer of this org in this time zone: a repeat within the cache lifetime
     # is answered without reading or rendering again. Access was checked above.
-    key = fragment_key(partial, org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    key = fragment_key(partial, org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
+                       actors=query.actors)  # fmt: skip
     if (cached := cached_fragment(request, key)) is not None:
         return cached
     try:
-        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, actors=query.actors,
+                             cursor=query.cursor)  # fmt: skip
     except InventError as exc:
         return _pager_problem(request, describe_failure(exc), partial=partial)
     has_pairs = any(a.type in SPAN_TYPES for a in page.activities)
@@ -249,9 +278,9 @@ def _pager_problem(request: HtmxHttpRequest, problem: Problem, *, partial: str) 
     context = {
         "problem": problem,
         "retry_url": request.get_full_path(),
-        "retry_target": "#timeline" if partial == "timeline" else "#timeline-feed",
-        "retry_swap": "outerHTML" if partial == "timeline" else "beforeend",
-        "retry_push": partial == "timeline",
+        "retry_target": "#timeline" if partial == "filtered" else "#timeline-feed",
+        "retry_swap": "outerHTML" if partial == "filtered" else "beforeend",
+        "retry_push": partial == "filtered",
     }
     response = render(request, f"{PAGE_TEMPLATE}#pager_error", context, status=problem.status)
     return with_retry_after(reswap(response, "none"), problem)
@@ -267,11 +296,13 @@ def contact_spans(request: HtmxHttpRequest, org_id: str, contact_id: str) -> Htt
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
-    key = fragment_key("spans", org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+    key = fragment_key("spans", org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
+                       actors=query.actors)  # fmt: skip
     if (cached := cached_fragment(request, key)) is not None:
         return cached
     try:
-        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor)
+        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, actors=query.actors,
+                             cursor=query.cursor)  # fmt: skip
     except InventError as exc:
         logger.info("No spans for %s/%s: %s", org_id, contact_id, type(exc).__name__)
         return HttpResponse(status=204)
@@ -285,6 +316,32 @@ def contact_spans(request: HtmxHttpRequest, org_id: str, contact_id: str) -> Htt
         context.update(contact=contact, header=_header(contact, state))
     response = reswap(render(request, f"{PAGE_TEMPLATE}#spans", context), "none")
     return response if page.stale or spans is None else store_fragment(request, key, response)
+
+
+@require_safe
+@never_cache
+@contact_access
+def contact_export(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponseBase:
+    """The whole timeline under the page's filters, as a CSV or JSON file streamed while it is read.
+    Its first page is read before answering, so a failure there is an error page, not a broken file."""
+    form = TimelineExportForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    query = TimelineQuery(org_id, contact_id, list(data.get("type", [])), None, tuple(data.get("by", [])))
+    if form.errors:
+        return _bad_request(request, query, form)
+    now = timezone.now()
+    filename = f"{contact_id}-timeline-{timezone.localdate(now):%Y-%m-%d}.{data['format']}"
+    filters = {"type": query.types, "by": list(query.actors)}
+    if request.method == "HEAD":  # a link checker: the headers alone, and nobody took a copy
+        return export_response(None, file_format=data["format"], filename=filename, filters=filters, exported_at=now)
+    try:
+        export = start_export(org_id=org_id, contact_id=contact_id, types=query.types, actors=query.actors)
+    except InventError as exc:
+        problem = describe_failure(exc)
+        response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
+        return with_retry_after(response, problem)
+    record_export(request, org_id=org_id, contact_id=contact_id)
+    return export_response(export, file_format=data["format"], filename=filename, filters=filters, exported_at=now)
 
 
 FIND_ORG_SESSION_KEY = "find_org"
@@ -352,3 +409,59 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         )
     response = render(request, template, context, status=problem.status if problem else 200)
     return with_retry_after(response, problem)
+
+
+@require_safe
+@never_cache
+def contact_lookup(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
+    """A CRM's link by e-mail, phone or name: exactly one contact opens its timeline (302, with the
+    link's filters); none or several show the find page saying so."""
+    if not (is_valid_path_part(org_id) and can_view_org(request.user, org_id)):
+        raise Http404("No such organisation")  # a denied org looks exactly like an unknown one
+    if request.session.get(FIND_ORG_SESSION_KEY) != org_id:
+        request.session[FIND_ORG_SESSION_KEY] = org_id  # "Find another contact" looks in the same org
+    form = ContactLookupForm(request.GET, region=settings.TIMELINE_PHONE_REGION)
+    if not form.is_valid():
+        return _lookup_page(request, org_id, form)
+    asked: Lookup = form.cleaned_data["lookup"]
+    try:
+        found = search_contacts(org_id=org_id, filters=asked.search.filters, take=LOOKUP_TAKE)
+    except InventError as exc:
+        return _lookup_page(request, org_id, form, problem=search_failure(exc, org_id=org_id))
+    complete = not found.has_more and (found.total is None or found.total <= len(found.items))
+    result = decide(asked, found.items, complete=complete, region=settings.TIMELINE_PHONE_REGION)
+    contact = result.contact
+    if contact is None or not is_valid_path_part(contact.id):
+        return _lookup_page(request, org_id, form, result=result)
+    if request.method == "GET":  # a HEAD (a link checker) is nobody reading
+        record_reading(request, org_id=org_id, contact_id=contact.id, contact=contact)
+    params = [("type", t) for t in form.cleaned_data["type"]]
+    if form.cleaned_data["embed"]:
+        params.append(("embed", "1"))
+    url = reverse("contact_timeline", args=[org_id, contact.id])
+    return redirect(f"{url}?{urlencode(params)}" if params else url)
+
+
+def _lookup_page(
+    request: HtmxHttpRequest, org_id: str, form: ContactLookupForm, *,
+    problem: Problem | None = None, result: LookupResult | None = None,
+) -> HttpResponse:  # fmt: skip
+    """The find page for a lookup that opened no timeline: what the link asked for in the search box, and why."""
+    orgs = org_choices(request.user)
+    asked: Lookup | None = form.cleaned_data.get("lookup") if form.is_bound and not form.errors else None
+    errors = [str(e) for errors in form.errors.values() for e in errors]
+    context: dict[str, object] = {
+        "orgs": orgs,
+        "any_org": allowed_org_ids(request.user) is None,
+        "selected_org": org_id,
+        "org_label": next((o.label for o in orgs if o.id == org_id), org_id),
+        "query_text": (asked.search.text if asked else form.given())[:200],
+        "query": asked.search if asked else None,
+        "errors": errors,
+        "problem": problem,
+        "lookup": result,
+    }
+    if result is not None:
+        context["results"] = contact_results(org_id, result.listed)
+    status = 400 if errors else problem.status if problem else 200
+    return with_retry_after(render(request, "timeline/index.html", context, status=status), problem)
