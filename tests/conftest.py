@@ -38,8 +38,13 @@ def _fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Every cache alias: pages and fragments, and the counters (sign-in throttle, budget)."""
+    from timeline_site.invent import budget
+
     for store in caches.all(initialized_only=False):
         store.clear()
+    # The budget reads the settled seconds once a second per process: a memo from the previous test
+    # (same second, before the clear) would count that test's calls against this one.
+    budget._settled.clear()
     yield
     for store in caches.all(initialized_only=False):
         store.clear()

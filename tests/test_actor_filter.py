@@ -273,6 +273,20 @@ def test_bounded_pages_show_each_match_once_while_the_feed_grows(
     assert _read_all(feed, types=types, actors=("assistant",), grow=3) == expected
 
 
+def test_a_dense_stream_and_a_sparse_one_interleave_without_gaps(feed: FakeFeed) -> None:
+    # Four pages of notes cover 40 minutes, four pages of removals 400: what the removals hold below
+    # the notes' 40 minutes must wait until the notes have been read that far.
+    assistant = {"assistant": {"id": "ast_1", "name": "Nova"}}
+    for i in range(300):
+        feed.add(f"n{i:04d}", "note_created", EPOCH - timedelta(minutes=i), **(assistant if i % 4 == 0 else {}))
+    for i in range(60):
+        feed.add(f"s{i:04d}", "segment_removed", EPOCH - timedelta(minutes=10 * i, seconds=30),
+                 **(assistant if i % 4 == 0 else {}))  # fmt: skip
+    types = ("note_created", "segment_removed")
+    expected = [a["id"] for a in feed.items if "assistant" in a]
+    assert _read_all(feed, types=types, actors=("assistant",)) == expected
+
+
 def test_a_bounded_page_says_how_many_entries_it_looked_through(feed: FakeFeed) -> None:
     _seed(feed, 400)
     page = timeline_page(org_id="c", contact_id="ct", actors=("assistant",))

@@ -70,7 +70,11 @@ def test_keys_and_values_never_hold_the_api_key() -> None:
 
 
 def test_the_key_is_made_of_org_contact_type_page_and_take_only() -> None:
-    assert _key("act", "org", "ct_1", "all", 3, 50) == "invent:v1:act:org:ct_1:all:3:50"
+    from timeline_site.invent.cache import CACHE_VERSION
+
+    # The version goes up whenever what is stored changes shape, so an old entry is never misread.
+    assert CACHE_VERSION >= 1
+    assert _key("act", "org", "ct_1", "all", 3, 50) == f"invent:v{CACHE_VERSION}:act:org:ct_1:all:3:50"
 
 
 # --- One upstream call for identical concurrent misses -----------------------

@@ -104,9 +104,9 @@ def test_a_national_number_is_read_in_the_configured_region(staff_client: Client
 
 
 def test_the_link_s_filters_and_embed_are_kept(staff_client: Client) -> None:
-    query = "email=ada%40analytical.example&type=note_created&type=contact_blocked&embed=1"
+    query = "email=ada%40analytical.example&type=note_created&type=contact_blocked&by=staff&embed=1&utm=x"
     response = staff_client.get(f"{LOOKUP}?{query}")
-    assert response["Location"] == f"{ADA}?type=note_created&type=contact_blocked&embed=1"
+    assert response["Location"] == f"{ADA}?type=note_created&type=contact_blocked&by=staff&embed=1"
     timeline = staff_client.get(response["Location"])
     types = set(re.findall(r'data-activity-type="([^"]+)"', timeline.content.decode()))
     assert timeline.status_code == 200 and types <= {"note_created", "contact_blocked"} and types
@@ -216,6 +216,7 @@ def test_a_match_whose_id_cannot_be_a_url_is_shown_not_opened(
         ("email=" + "a" * 400 + "%40b", "at most 320 characters"),
         ("phone=call%20me", "is not a phone number"),
         ("email=ada%40analytical.example&type=%3Cscript%3E", "is not an activity type"),
+        ("email=ada%40analytical.example&by=robot", "is not who did an activity"),
     ],
 )
 def test_a_bad_link_is_a_400_on_the_find_page_with_no_upstream_call(

@@ -177,6 +177,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Links in notes written as a bare "example.com" open over HTTPS (Django's urlize), as Django will by default.
+URLIZE_ASSUME_HTTPS = True
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -252,9 +255,14 @@ TIMELINE_PHONE_REGION = env_str("TIMELINE_PHONE_REGION", "GB").upper()  # ISO co
 DEMO_INVENT_ENABLED = not INVENT_API_URL
 DEMO_INVENT_API_KEY = env_str("DEMO_INVENT_API_KEY", "demo")
 DEMO_INVENT_LATENCY_MS = env_int("DEMO_INVENT_LATENCY_MS", 0)
-# Several activity types are several upstream streams: fetch them in parallel
-# (the in-process demo shares the request's database connection, so it cannot).
-INVENT_PARALLEL_FETCH = env_bool("INVENT_PARALLEL_FETCH", not DEMO_INVENT_ENABLED)
+# Several activity types are several upstream streams, and a page's timeline and contact record are read
+# at once: fetch them in parallel, off the request's thread (the in-process demo too, like a real Invent:
+# each pool thread has its own database connection). The test suite turns it off (pyproject.toml): its
+# database lives in one connection's transaction.
+INVENT_PARALLEL_FETCH = env_bool("INVENT_PARALLEL_FETCH", True)
+# A full page waits this long for Invent before it sends its frame and streams the cards after it
+# (timeline/streaming.py); 0: it always waits. Streaming needs INVENT_PARALLEL_FETCH.
+TIMELINE_STREAM_AFTER_MS = env_int("TIMELINE_STREAM_AFTER_MS", 800, minimum=0)
 
 # Images (avatars, attachments) come from Invent's file hosts in production;
 # the demo serves its own from this origin.

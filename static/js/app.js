@@ -68,6 +68,15 @@
   }
   document.addEventListener("htmx:beforeRequest", function () { setBusy("true"); });
   document.addEventListener("htmx:afterRequest", function () { setBusy("false"); });
+  // A page that found nothing yet (filtered by who did it) has an empty box, not a feed; it
+  // becomes one when "keep looking" brings the first activities.
+  document.addEventListener("htmx:afterSwap", function () {
+    var feed = document.getElementById("timeline-feed");
+    if (feed && !feed.hasAttribute("role") && feed.querySelector("article")) {
+      feed.setAttribute("role", "feed");
+      feed.setAttribute("aria-labelledby", "timeline-heading");
+    }
+  });
 
   // 4. No answer at all (offline, server gone): say so; what is on screen stays
   //    and the "Older activities" button is still there to try again.

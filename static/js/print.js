@@ -43,15 +43,16 @@
     }
   }
 
-  // Long notes and folded segments print whole. The print stylesheet opens them too, where the
-  // browser lets CSS reach a closed <details>; this covers the others, and closes them again after.
+  // What folds on screen (long notes, more files, more segments, the contact's details) prints whole.
+  // The print stylesheet unfolds it too, where the browser lets CSS reach a closed <details>; this
+  // covers the others, and folds them again after.
   var opened = [];
   window.addEventListener("beforeprint", function () {
     var date = document.querySelector("[data-print-date]");
     if (date) { date.textContent = printedText(); }
     var note = document.querySelector("[data-print-note]");
     if (note) { note.textContent = includedText(); }
-    document.querySelectorAll("details.note-more:not([open]), details.more-segments:not([open])").forEach(function (d) {
+    document.querySelectorAll("details:not([open])").forEach(function (d) {
       d.open = true;
       opened.push(d);
     });
@@ -113,7 +114,7 @@
 
   // The button only works with this file: show it here, and again in a timeline swapped in by a filter.
   function reveal() {
-    document.querySelectorAll("[data-print][hidden]").forEach(function (b) { b.hidden = false; });
+    document.querySelectorAll("[data-print-wrap][hidden]").forEach(function (b) { b.hidden = false; });
   }
   reveal();
   document.addEventListener("htmx:afterSettle", reveal);

@@ -136,6 +136,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         "DATABASE_URL": f"sqlite:///{workdir / 'app.sqlite3'}",
         "INVENT_API_URL": "",
         "REDIS_URL": "",
+        # A file database: the demo is read in parallel, like a real Invent (pytest itself turns it off).
+        "INVENT_PARALLEL_FETCH": "1",
         "DJANGO_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }

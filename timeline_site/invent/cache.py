@@ -15,6 +15,8 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.conf import settings
@@ -33,7 +35,7 @@ from timeline_site.invent.types import ActivityPage, Contact
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a stale copy is kept with the time it was fetched
 # Waiters poll for the lock holder's answer, quickly at first.
 FIRST_POLL_SECONDS = 0.005
 MAX_POLL_SECONDS = 0.05
@@ -44,6 +46,18 @@ FAILURE_NOTE_SECONDS = 5
 NO_STALE_COPY_FOR = (InventNotFound, InventAuthError)
 
 Outcome = tuple[Any, bool]  # (value, is_stale)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleCopy:
+    """A stale copy that was served: when it was fetched, and whether Invent (or the shared budget) was
+    busy, as opposed to failing, so the page can say which and how old the copy is."""
+
+    fetched_at: datetime
+    busy: bool
+
+
+OnStale = Callable[[StaleCopy], None] | None  # told when a read is answered from a stale copy
 
 
 class _Nothing:
@@ -90,16 +104,21 @@ def _error_from_note(note: dict[str, Any]) -> InventError:
     return InventUnavailable(message, status=note.get("status"))
 
 
-def _stale_or_raise(error: InventError, stale_key: str, key: str) -> Outcome:
+def _stale_or_raise(error: InventError, stale_key: str, key: str, on_stale: OnStale = None) -> Outcome:
     if not isinstance(error, NO_STALE_COPY_FOR):
         stale = cache.get(stale_key)
         if stale is not None:
+            fetched_at, stored = stale
             logger.info("Serving a stale copy of %s after an upstream failure (%s)", key, type(error).__name__)
-            return _load(stale), True
+            if on_stale is not None:
+                on_stale(StaleCopy(datetime.fromtimestamp(fetched_at, UTC), isinstance(error, InventRateLimited)))
+            return _load(stored), True
     raise error
 
 
-def _wait_for_other_fetch(*, key: str, stale_key: str, lock_key: str, failure_key: str, seconds: int) -> Outcome | None:
+def _wait_for_other_fetch(
+    *, key: str, stale_key: str, lock_key: str, failure_key: str, seconds: int, on_stale: OnStale = None
+) -> Outcome | None:
     """The other request's answer, or its failure; None when it vanished without either."""
     deadline = time.monotonic() + seconds
     pause = FIRST_POLL_SECONDS
@@ -113,19 +132,21 @@ def _wait_for_other_fetch(*, key: str, stale_key: str, lock_key: str, failure_ke
             note = found.get(failure_key)
             if note is None:
                 return None  # it crashed or its lock expired: fetch ourselves
-            return _stale_or_raise(_error_from_note(note), stale_key, key)
+            return _stale_or_raise(_error_from_note(note), stale_key, key, on_stale)
     return None
 
 
 def cached_activity_page(
     *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int,
     fetch: Callable[[], ActivityPage], fresh_seconds: int | None = None, refresh: bool = False,
+    on_stale: OnStale = None,
 ) -> tuple[ActivityPage, bool]:  # fmt: skip
     """Return (page, is_stale). Raises the fetch's InventError when there is no copy to fall back on.
-    `fresh_seconds` and `refresh`: see cached_upstream."""
+    `fresh_seconds`, `refresh` and `on_stale`: see cached_upstream."""
     key = _key("act", org_id, contact_id, activity_type or "all", page, take)
     return cast(
-        tuple[ActivityPage, bool], cached_upstream(key=key, fetch=fetch, fresh_seconds=fresh_seconds, refresh=refresh)
+        tuple[ActivityPage, bool],
+        cached_upstream(key=key, fetch=fetch, fresh_seconds=fresh_seconds, refresh=refresh, on_stale=on_stale),
     )
 
 
@@ -135,12 +156,14 @@ def cached_contact(*, org_id: str, contact_id: str, fetch: Callable[[], Contact 
 
 
 def cached_upstream(
-    *, key: str, fetch: Callable[[], object], fresh_seconds: int | None = None, refresh: bool = False
-) -> Outcome:
+    *, key: str, fetch: Callable[[], object], fresh_seconds: int | None = None, refresh: bool = False,
+    on_stale: OnStale = None,
+) -> Outcome:  # fmt: skip
     """(value, is_stale) for one upstream read under `key`: fresh from the cache, fetched once, or a stale copy.
 
     `fresh_seconds` overrides INVENT_CACHE_SECONDS for this key (never turning a cache that is off on);
-    `refresh` skips a fresh copy known to be older than what the caller has already seen (and replaces it).
+    `refresh` skips a fresh copy known to be older than what the caller has already seen (and replaces it);
+    `on_stale` is told when and why a stale copy is the answer (the copy is kept with its fetch time).
     """
     if settings.INVENT_CACHE_SECONDS <= 0:
         return fetch(), False
@@ -158,7 +181,8 @@ def cached_upstream(
         # Someone else is fetching this very thing: wait for their answer
         # rather than spending another upstream call on it.
         outcome = _wait_for_other_fetch(
-            key=key, stale_key=stale_key, lock_key=lock_key, failure_key=failure_key, seconds=lock_seconds
+            key=key, stale_key=stale_key, lock_key=lock_key, failure_key=failure_key, seconds=lock_seconds,
+            on_stale=on_stale,
         )
         if outcome is not None:
             return outcome
@@ -170,12 +194,12 @@ def cached_upstream(
         # (other requests, maybe other users) then fetch for themselves.
         if have_lock and not isinstance(error, InventAllowanceSpent):
             cache.set(failure_key, _failure_note(error), timeout=FAILURE_NOTE_SECONDS)
-        return _stale_or_raise(error, stale_key, key)
+        return _stale_or_raise(error, stale_key, key, on_stale)
     else:
         # Stored before the lock is released, so a waiter never finds neither.
         stored = _store(result)
         cache.set(key, stored, timeout=fresh_seconds)
-        cache.set(stale_key, stored, timeout=max(settings.INVENT_STALE_SECONDS, fresh_seconds))
+        cache.set(stale_key, (time.time(), stored), timeout=max(settings.INVENT_STALE_SECONDS, fresh_seconds))
         return result, False
     finally:
         if have_lock and cache.get(lock_key) == token:

@@ -154,7 +154,7 @@ def _newer_from_payload(payload: Any) -> NewerCursor:
     top = int(payload["t"])
     if not 0 < len(positions) <= len(KNOWN_ACTIVITY_TYPES) or len(counts) != len(positions):
         raise ValueError("streams")
-    if any(not 0 <= p <= MAX_SHOWN for p in positions) or any(c is not None and not 0 <= c <= MAX_SHOWN for c in counts):
+    if any(not 0 <= n <= MAX_SHOWN for n in (*positions, *(c for c in counts if c is not None))):
         raise ValueError("range")
     if not 1 <= top <= MAX_SHOWN or len(seen) > MAX_SEEN_IDS:
         raise ValueError("top or seen")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from timeline_site.invent.cache import cached_activity_page
+from timeline_site.invent.cache import OnStale, StaleCopy, cached_activity_page
 from timeline_site.invent.client import MAX_TAKE, get_client, upstream_ms
 from timeline_site.invent.types import Activity, ActivityPage
 
@@ -59,16 +59,16 @@ def run_in_background[R](function: Callable[[], R]) -> Future[R]:
 
 def fetch_activity_page(
     *, org_id: str, contact_id: str, activity_type: str | None, page: int, take: int,
-    fresh_seconds: int | None = None, refresh: bool = False,
+    fresh_seconds: int | None = None, refresh: bool = False, on_stale: OnStale = None,
 ) -> tuple[ActivityPage, bool]:  # fmt: skip
     """One upstream page through the cache; the bool says whether it is a stale copy.
-    `fresh_seconds` and `refresh`: see cache.cached_upstream."""
+    `fresh_seconds`, `refresh` and `on_stale`: see cache.cached_upstream."""
     return cached_activity_page(
         org_id=org_id, contact_id=contact_id, activity_type=activity_type, page=page, take=take,
         fetch=lambda: get_client().list_activities(
             org_id=org_id, contact_id=contact_id, activity_type=activity_type, page=page, take=take
         ),
-        fresh_seconds=fresh_seconds, refresh=refresh,
+        fresh_seconds=fresh_seconds, refresh=refresh, on_stale=on_stale,
     )  # fmt: skip
 
 
@@ -88,6 +88,7 @@ class Stream:
     total: int | None = None  # pagination-count of the last page read
     skipped: int = 0  # unreadable items in the pages read
     stale: bool = False  # some page came from a stale copy
+    stale_copy: StaleCopy | None = None  # the oldest of them: since when, and whether Invent was busy
     seeded: bool = False  # holds what a page read from the top held (StreamSet.seed)
     known_down_to: datetime | None = None  # ... which was every activity of this type newer than this
 
@@ -123,11 +124,15 @@ class Stream:
         `refresh`: not from a cached copy (one older than a page already read, see invent/newer.py)."""
         upstream, stale = fetch_activity_page(
             org_id=self.org_id, contact_id=self.contact_id, activity_type=self.activity_type, page=page,
-            take=self.take, refresh=refresh,
+            take=self.take, refresh=refresh, on_stale=self._note_stale,
         )  # fmt: skip
         self.pages_read += 1
         self.total, self.stale, self.skipped = upstream.total, self.stale or stale, self.skipped + upstream.skipped
         return upstream
+
+    def _note_stale(self, copy: StaleCopy) -> None:
+        if self.stale_copy is None or copy.fetched_at < self.stale_copy.fetched_at:
+            self.stale_copy = copy
 
     def accept(self, upstream: ActivityPage, *, page: int) -> None:
         self.add(upstream.items, page=page)

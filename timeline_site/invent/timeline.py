@@ -15,15 +15,21 @@ continues below everything read, not only below what it showed.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 
+from timeline_site.invent.cache import StaleCopy
+from timeline_site.invent.client import upstream_ms
 from timeline_site.invent.contacts import contact_or_none
 from timeline_site.invent.cursor import MAX_SEEN_IDS, Cursor, seen_digest
+from timeline_site.invent.errors import InventError
 from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES
 from timeline_site.invent.streams import END_OF_TIME, Stream, parallel_map, run_in_background
 from timeline_site.invent.types import ACTOR_KINDS, Activity, Contact
@@ -47,6 +53,7 @@ class TimelinePage:
     offset: int  # activities shown before this page
     skipped: int = 0  # upstream items that could not be read
     stale: bool = False  # served from an older copy because Invent failed
+    stale_copy: StaleCopy | None = None  # the oldest copy served: since when, and whether Invent was busy
     # With an actor filter, when the reads stopped at their bound before a page of matches was
     # found: how many entries were looked through (the cursor continues below them). None otherwise.
     scanned: int | None = None
@@ -184,6 +191,7 @@ def _merge(
         offset=offset,
         skipped=sum(r.skipped for r in readers),
         stale=any(r.stale for r in readers),
+        stale_copy=min((r.stale_copy for r in readers if r.stale_copy), key=lambda c: c.fetched_at, default=None),
         scanned=scanned,
     )
 
@@ -218,10 +226,13 @@ def _next_cursor(
 
 
 def first_view(
-    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None, actors: Collection[str] = ()
-) -> tuple[TimelinePage, Contact | None]:
+    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None, actors: Collection[str] = (),
+    with_contact: bool = True,
+) -> tuple[TimelinePage, Contact | None]:  # fmt: skip
     """A full page's one upstream round: the timeline page (its failure is the page's) and the
     contact record (its failure only loses the header's details), read at once."""
+    if not with_contact:
+        return timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor), None
     if not settings.INVENT_PARALLEL_FETCH:
         return (
             timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor),
@@ -230,3 +241,47 @@ def first_view(
     contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
     page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
     return page, contact.result()
+
+
+FirstView = tuple[TimelinePage, Contact | None]
+
+# Full pages' first rounds, begun off the request's thread so that a page can send its frame while
+# Invent is slow (timeline/views.py). A pool of their own: these tasks wait on the leaf reads of the
+# streams' pool, which never wait on anything, so neither pool can deadlock.
+_FIRST_VIEWS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invent-first-view")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFirstView:
+    """A first round under way. `result` waits for it (or raises its InventError, or TimeoutError)
+    and charges its upstream time to the caller's Server-Timing."""
+
+    future: Future[tuple[FirstView, float]]
+
+    def result(self, timeout: float | None = None) -> FirstView:
+        view, spent_ms = self.future.result(timeout)
+        upstream_ms.set(upstream_ms.get() + spent_ms)
+        return view
+
+
+def _timed(read: Callable[[], FirstView]) -> tuple[FirstView, float]:
+    upstream_ms.set(0.0)
+    return read(), upstream_ms.get()
+
+
+def start_first_view(
+    *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None, actors: Collection[str] = ()
+) -> PendingFirstView:
+    """first_view, begun at once: on a thread of its own (in a copy of the request's context, its upstream
+    allowance included) when reads may leave the request's thread (INVENT_PARALLEL_FETCH); otherwise read
+    here and handed back already done, so the caller never waits on it."""
+    read = functools.partial(first_view, org_id=org_id, contact_id=contact_id, types=types, cursor=cursor,
+                             actors=actors)  # fmt: skip
+    if settings.INVENT_PARALLEL_FETCH:
+        return PendingFirstView(_FIRST_VIEWS.submit(contextvars.copy_context().run, _timed, read))
+    done: Future[tuple[FirstView, float]] = Future()
+    try:
+        done.set_result((read(), 0.0))  # read in this context: its upstream time is counted already
+    except InventError as error:
+        done.set_exception(error)
+    return PendingFirstView(done)

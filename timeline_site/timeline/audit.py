@@ -49,3 +49,10 @@ def record_export(request: HttpRequest, *, org_id: str, contact_id: str) -> None
         action=TimelineView.Action.EXPORT,
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )
+
+
+def known_name(*, org_id: str, contact_id: str) -> str:
+    """The contact's name as the latest reading of its timeline recorded it (by anyone allowed to read
+    it: the caller has checked this org's access), for a page that must be drawn before Invent answers."""
+    names = TimelineView.objects.filter(org_id=org_id, contact_id=contact_id).exclude(contact_name="")
+    return names.order_by("-viewed_at").values_list("contact_name", flat=True).first() or ""

@@ -8,12 +8,13 @@ formatting (the `date` filter's engine).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from django.utils.dateformat import format as format_date
 
+from timeline_site.invent.cursor import seen_digest
 from timeline_site.invent.kinds import SPAN_TYPES, ActivityKind, SpanState, kind_of
 from timeline_site.invent.pairing import ActivitySpan
 from timeline_site.invent.types import Activity, ActorKind
@@ -165,10 +166,21 @@ class Entry:
     span_text: str = ""
     span_pending: bool = False  # spans for this page follow in their own request
     clock: str = ""  # "11:02" in the viewer's zone
+    # Finding your place (timeline/place_links.py, last_visit.py):
+    permalink: str = ""  # this activity's link: the timeline opened at it, filters kept
+    key: str = ""  # its element ids' stem when not its position (pages inserted above the first one)
+    place: str = ""  # "current": the activity a link or date opened at; "near": where a gone one was
+    place_note: str = ""  # said at the place ("This activity is no longer in the timeline ...")
+    last_visit: str = ""  # "Your last visit: yesterday 16:20", on the newest activity the reader had seen
 
     @property
     def is_known_type(self) -> bool:
         return bool(self.kind.value)
+
+    @property
+    def dom_id(self) -> str:
+        """The stem of this card's element ids (title, span): unique on the page however it was loaded."""
+        return self.key or str(self.position)
 
 
 def build_entries(
@@ -179,10 +191,14 @@ def build_entries(
     now: datetime,
     previous: datetime | None,
     spans: Mapping[str, ActivitySpan] | None = None,
+    link: Callable[[Activity], str] | None = None,
+    keyed: bool = False,
 ) -> list[Entry]:
     """Cards for one page. `previous` is the time of the last card already on screen, so a day
     that started on the previous page gets no second header. `spans` (by activity id) come from
-    timeline_site.invent.spans; None means they follow later (placeholders are left for them)."""
+    timeline_site.invent.spans; None means they follow later (placeholders are left for them).
+    `link` makes each card's permalink; `keyed`: element ids from the activity, not the position
+    (a page inserted above others, whose positions are not known for certain)."""
     pending = spans is None
     spans = spans or {}
     today = now.astimezone(tz).date()
@@ -204,6 +220,8 @@ def build_entries(
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
                 span_pending=pending and activity.type in SPAN_TYPES,
+                permalink=link(activity) if link is not None else "",
+                key=f"n{seen_digest(activity.id)}" if keyed else "",
             )
         )
         last_day = day

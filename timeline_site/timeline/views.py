@@ -22,6 +22,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -33,17 +34,23 @@ from django_htmx.middleware import HtmxDetails
 
 from timeline_site.invent.client import is_valid_path_part
 from timeline_site.invent.contact_state import ContactState, contact_state, spans_and_state, state_from_record
-from timeline_site.invent.contacts import contact_or_none, search_contacts
+from timeline_site.invent.contacts import search_contacts
 from timeline_site.invent.cursor import Cursor, encode_cursor
-from timeline_site.invent.errors import InventAuthError, InventError, InventNotFound, InventRateLimited
+from timeline_site.invent.errors import (
+    InventAllowanceSpent,
+    InventAuthError,
+    InventError,
+    InventNotFound,
+    InventRateLimited,
+)
 from timeline_site.invent.export import start_export
 from timeline_site.invent.kinds import KINDS, SPAN_TYPES
 from timeline_site.invent.spans import activity_spans, streams_for_page
 from timeline_site.invent.streams import StreamSet
-from timeline_site.invent.timeline import TimelinePage, first_view, timeline_page
-from timeline_site.invent.types import Contact
+from timeline_site.invent.timeline import PendingFirstView, TimelinePage, first_view, start_first_view, timeline_page
+from timeline_site.invent.types import Contact, initials_of
 from timeline_site.timeline.access import allowed_org_ids, can_view_org
-from timeline_site.timeline.audit import record_export, record_reading
+from timeline_site.timeline.audit import known_name, record_export, record_reading
 from timeline_site.timeline.contact_display import ContactHeader, build_header
 from timeline_site.timeline.display import build_entries, exact_time, zone_label
 from timeline_site.timeline.export_files import export_response
@@ -64,7 +71,10 @@ from timeline_site.timeline.forms import (
     TimelineQueryForm,
 )
 from timeline_site.timeline.fragments import cached_fragment, fragment_key, store_fragment
+from timeline_site.timeline.last_visit import since_last_visit
 from timeline_site.timeline.lookup import LOOKUP_TAKE, Lookup, LookupResult, decide
+from timeline_site.timeline.place_links import newest_page_top, permalinks
+from timeline_site.timeline.streaming import stream_wait_seconds, streamed_page
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +103,9 @@ def describe_failure(error: InventError) -> Problem:
     if isinstance(error, InventAuthError):
         return Problem("The dashboard cannot sign in to Invent", "Invent refused the dashboard's API key. "
                        "This is a configuration problem: tell your administrator.", 502)  # fmt: skip
+    if isinstance(error, InventAllowanceSpent) and error.retry_after is None:
+        # This request's own cap on upstream calls, not Invent: loading it again is fine.
+        return Problem("This page needed too much of Invent", f"{error.message} Load it again.", 503)
     if isinstance(error, InventRateLimited):
         wait = error.retry_after
         when = f"in {wait} second{'s' if wait != 1 else ''}" if wait else "in a minute"
@@ -172,8 +185,10 @@ def _page_context(query: TimelineQuery, page: TimelinePage, *, spans: Any, spans
         entries=build_entries(
             page.activities, offset=page.offset, tz=timezone.get_current_timezone(), now=timezone.now(),
             previous=query.cursor.before if query.cursor else None, spans=spans if not spans_follow else None,
+            link=permalinks(query),
         ),
         next_url=query.url("contact_timeline", cursor=page.next_cursor) if page.next_cursor else None,
+        feed_top=newest_page_top(query, page) if query.cursor is None else None,  # the live check, at the newest
         spans_url=query.url("contact_spans", cursor=query.cursor) if spans_follow else None,
         spans_stepped_aside=spans is None and not spans_follow,
         is_first_page=query.cursor is None,
@@ -214,31 +229,83 @@ def _wants_fragment(request: HtmxHttpRequest) -> bool:
 @vary_on_headers("HX-Request")
 @never_cache
 @contact_access
-def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponse:
+def contact_timeline(request: HtmxHttpRequest, org_id: str, contact_id: str) -> HttpResponseBase:
     if _wants_fragment(request):
         return _timeline_fragment(request, org_id, contact_id)
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
+    if (placed := _placed(request, query, form)) is not None:
+        return placed
     # No JavaScript (the page's <noscript> asks again with inline=1, and no-JS "Older activities"
     # links land here with a cursor): everything inline, in as many rounds as that takes.
     inline = query.cursor is not None or request.GET.get("inline") == "1"
+    pending = start_first_view(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
+                               actors=query.actors)  # fmt: skip
+    wait = None if inline or request.method == "HEAD" else stream_wait_seconds()
     try:
-        page, contact = first_view(org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
-                                   actors=query.actors)  # fmt: skip
+        page, contact = pending.result(timeout=wait)
+    except TimeoutError:
+        # Invent is slow: the frame now (status 200), the cards or the failure in the page when they come.
+        name = known_name(org_id=org_id, contact_id=contact_id)
+        frame = _context(query, known_name=name, known_initials=initials_of(name) or "?")
+        return streamed_page(request, template=PAGE_TEMPLATE, frame=frame,
+                             body=lambda: _streamed_body(request, query, pending))  # fmt: skip
     except InventError as exc:
-        problem = describe_failure(exc)
-        response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
-        return with_retry_after(response, problem)
+        return _first_view_failed(request, query, exc)
+    return render(request, PAGE_TEMPLATE, _first_view_context(request, query, page, contact, inline=inline))
+
+
+def _first_view_context(
+    request: HtmxHttpRequest, query: TimelineQuery, page: TimelinePage, contact: Contact | None, *, inline: bool
+) -> dict[str, Any]:
+    """A full page once its first round is in; without JavaScript (`inline`) with its spans and history."""
+    org_id, contact_id = query.org_id, query.contact_id
     spans, state = None, state_from_record(contact)
     if inline:
         spans, state = spans_and_state(org_id=org_id, contact_id=contact_id, activities=page.activities,
                                        contact=contact, streams=_page_streams(query, page))  # fmt: skip
     context = _page_context(query, page, spans=spans, spans_follow=not inline)
     context.update(contact=contact, header=_header(contact, state, history_pending=not inline), inline=inline)
+    if query.cursor is None:  # the newest page: where the last visit ends (read before this one is recorded)
+        context.update(since_last_visit(request, org_id=org_id, contact_id=contact_id, entries=context["entries"],
+                                        more_below=page.next_cursor is not None))  # fmt: skip
     if request.method == "GET":  # a HEAD (a link checker) is nobody reading
         record_reading(request, org_id=org_id, contact_id=contact_id, contact=contact)
-    return render(request, PAGE_TEMPLATE, context)
+    return context
+
+
+def _first_view_failed(request: HtmxHttpRequest, query: TimelineQuery, error: InventError) -> HttpResponse:
+    problem = describe_failure(error)
+    context = _context(query, problem=problem, contact_label=_contact_label(query))
+    response = render(request, "timeline/error.html", context, status=problem.status)
+    return with_retry_after(response, problem)
+
+
+def _contact_label(query: TimelineQuery) -> str:
+    return known_name(org_id=query.org_id, contact_id=query.contact_id) or query.contact_id
+
+
+def _streamed_body(request: HtmxHttpRequest, query: TimelineQuery, pending: PendingFirstView) -> str:
+    """The page body after a streamed frame: the page as it would have been, or the failure in words."""
+    try:
+        page, contact = pending.result()
+    except InventError as exc:
+        problem = describe_failure(exc)
+        context = _context(query, problem=problem, contact_label=_contact_label(query), streamed=True)
+        return render_to_string("timeline/error.html#problem", context, request)
+    context = _first_view_context(request, query, page, contact, inline=False)
+    return render_to_string(f"{PAGE_TEMPLATE}#page_body", context, request)
+
+
+def _placed(
+    request: HtmxHttpRequest, query: TimelineQuery, form: TimelineQueryForm, *, spans: bool = False
+) -> HttpResponse | None:
+    """Finding your place (timeline/place_views.py, which builds on this module, hence imported here): the
+    page at a link's or a day's place, the page above, or its spans; None when none of them was asked."""
+    from timeline_site.timeline import place_views
+
+    return (place_views.placed_spans if spans else place_views.placed_response)(request, query, form)
 
 
 def _header(contact: Contact | None, state: ContactState, *, history_pending: bool = False) -> ContactHeader:
@@ -253,6 +320,8 @@ def _timeline_fragment(request: HtmxHttpRequest, org_id: str, contact_id: str) -
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
+    if (placed := _placed(request, query, form)) is not None:  # the page above
+        return placed
     if request.method == "GET":
         # Whatever the headers say, this shows the contact's timeline to somebody (one row per few minutes).
         record_reading(request, org_id=org_id, contact_id=contact_id, contact=None)
@@ -296,22 +365,24 @@ def contact_spans(request: HtmxHttpRequest, org_id: str, contact_id: str) -> Htt
     query, form = _validated(request, org_id, contact_id)
     if form.errors:
         return _bad_request(request, query, form)
+    if (placed := _placed(request, query, form, spans=True)) is not None:  # the spans of a page above
+        return placed
     key = fragment_key("spans", org_id=org_id, contact_id=contact_id, types=query.types, cursor=query.cursor,
                        actors=query.actors)  # fmt: skip
     if (cached := cached_fragment(request, key)) is not None:
         return cached
+    first = query.cursor is None
     try:
-        page = timeline_page(org_id=org_id, contact_id=contact_id, types=query.types, actors=query.actors,
-                             cursor=query.cursor)  # fmt: skip
+        # A first page also needs the contact record for its header: both in one round (usually cache hits).
+        page, contact = first_view(org_id=org_id, contact_id=contact_id, types=query.types, actors=query.actors,
+                                   cursor=query.cursor, with_contact=first)  # fmt: skip
     except InventError as exc:
         logger.info("No spans for %s/%s: %s", org_id, contact_id, type(exc).__name__)
         return HttpResponse(status=204)
-    first = query.cursor is None
     streams = _page_streams(query, page)
     spans = activity_spans(org_id=org_id, contact_id=contact_id, activities=page.activities, streams=streams)
     context = _page_context(query, page, spans=spans, spans_follow=False)
     if first:
-        contact = contact_or_none(org_id=org_id, contact_id=contact_id)
         state = contact_state(org_id=org_id, contact_id=contact_id, contact=contact, streams=streams)
         context.update(contact=contact, header=_header(contact, state))
     response = reswap(render(request, f"{PAGE_TEMPLATE}#spans", context), "none")
@@ -435,9 +506,7 @@ def contact_lookup(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         return _lookup_page(request, org_id, form, result=result)
     if request.method == "GET":  # a HEAD (a link checker) is nobody reading
         record_reading(request, org_id=org_id, contact_id=contact.id, contact=contact)
-    params = [("type", t) for t in form.cleaned_data["type"]]
-    if form.cleaned_data["embed"]:
-        params.append(("embed", "1"))
+    params = form.timeline_params()
     url = reverse("contact_timeline", args=[org_id, contact.id])
     return redirect(f"{url}?{urlencode(params)}" if params else url)
 
