@@ -81,7 +81,9 @@ def test_each_kind_alone_shows_exactly_its_own_activities(staff_client: Client, 
 
 @pytest.mark.django_db
 def test_actor_and_type_filters_combine(staff_client: Client) -> None:
-    html = staff_client.get(ADA, {"by": ["staff", "system"], "type": ["note_created", "file_uploaded"]}).content.decode()
+    html = staff_client.get(
+        ADA, {"by": ["staff", "system"], "type": ["note_created", "file_uploaded"]}
+    ).content.decode()
     shown = articles(html)
     expected = [
         a.id for a in upstream("northwind", "ct_ada")
@@ -166,7 +168,9 @@ def test_a_rare_combination_stops_at_the_read_bound_and_says_so(
 
 
 @pytest.mark.django_db
-def test_keep_looking_continues_from_there_to_the_end(staff_client: Client, activity_calls: list[dict[str, Any]]) -> None:
+def test_keep_looking_continues_from_there_to_the_end(
+    staff_client: Client, activity_calls: list[dict[str, Any]]
+) -> None:
     html = staff_client.get(HEAVY, {"by": "assistant", "type": "segment_removed"}).content.decode()
     requests = 0
     while (link := next_link(html)) is not None:
@@ -255,8 +259,8 @@ def _read_all(feed: FakeFeed, *, types: tuple[str, ...] = (), actors: tuple[str,
         cursor = page.next_cursor
         if grow:
             for j in range(grow):
-                feed.add(f"new{len(feed.items)}-{j}", "note_created", EPOCH + timedelta(hours=1, seconds=len(feed.items)),
-                         assistant={"id": "ast_1", "name": "Nova"})  # fmt: skip
+                when = EPOCH + timedelta(hours=1, seconds=len(feed.items))
+                feed.add(f"new{len(feed.items)}-{j}", "note_created", when, assistant={"id": "ast_1", "name": "Nova"})
     raise AssertionError("the timeline never ended")
 
 

@@ -272,16 +272,28 @@ def test_the_export_pauses_while_the_shared_budget_is_nearly_spent(
     staff_client: Client, monkeypatch: pytest.MonkeyPatch, no_waiting: list[float], settings: Any
 ) -> None:
     readings = iter([settings.INVENT_BUDGET_PER_MINUTE] * 6)
-    monkeypatch.setattr(export_service, "budget_used", lambda: next(readings, 0))
+    monkeypatch.setattr(export_service, "budget_used", lambda prefix=None: 0 if prefix else next(readings, 0))
     rows = csv_rows(body(staff_client.get(export_url("ct_heavy"), {"format": "csv"})))
     assert len(rows) == 5201  # all of it, after waiting
     assert sum(no_waiting) == pytest.approx(6 * export_service.PAUSE_STEP_SECONDS)
 
 
+def test_the_export_leaves_the_users_own_pages_a_part_of_their_share(
+    staff_client: Client, staff_user: Any, no_waiting: list[float], settings: Any
+) -> None:
+    settings.INVENT_BUDGET_PER_USER_PER_MINUTE = 20  # 16 calls (80 %) and the export waits for the minute to slide
+    rows = csv_rows(body(staff_client.get(export_url("ct_heavy"), {"format": "csv"})))
+    assert rows[-1][0].startswith("Export incomplete: Invent's request budget stayed nearly used up")
+    assert len(rows) == 1 + 1600 + 1  # the first page, then fifteen more: 16 of the user's 20 calls
+    assert staff_client.get(reverse("contact_timeline", args=["northwind", "ct_ada"])).status_code == 200
+
+
 def test_a_budget_that_stays_spent_ends_the_export_with_the_reason_on_its_last_line(
     staff_client: Client, monkeypatch: pytest.MonkeyPatch, no_waiting: list[float], settings: Any
 ) -> None:
-    monkeypatch.setattr(export_service, "budget_used", lambda: settings.INVENT_BUDGET_PER_MINUTE)
+    monkeypatch.setattr(
+        export_service, "budget_used", lambda prefix=None: 0 if prefix else settings.INVENT_BUDGET_PER_MINUTE
+    )
     rows = csv_rows(body(staff_client.get(export_url("ct_heavy"), {"format": "csv"})))
     assert len(rows) == 1 + 100 + 1  # the header, the first page (read before answering), the reason
     assert rows[-1][0].startswith("Export incomplete: Invent's request budget stayed nearly used up for 60 seconds")
@@ -342,3 +354,14 @@ def test_the_export_has_a_cap_of_its_own(staff_client: Client, settings: Any) ->
     assert rows[-1][0] == (
         "Export incomplete: the export reached its limit of 3 calls to Invent; stopped after 400 activities."
     )
+
+
+def test_the_admin_lists_and_filters_exports(staff_client: Client, staff_user: Any) -> None:
+    body(staff_client.get(export_url("ct_ada"), {"format": "json"}))
+    admin = get_user_model().objects.create_superuser(username="auditor", password="auditor-pass-123")
+    client = Client()
+    client.force_login(admin)
+    html = client.get(reverse("admin:timeline_timelineview_changelist"), {"action__exact": "export"}).content.decode()
+    assert "ct_ada" in html and "exported" in html
+    empty = client.get(reverse("admin:timeline_timelineview_changelist"), {"action__exact": "view"}).content.decode()
+    assert "ct_ada" not in empty

@@ -98,6 +98,12 @@ def test_the_pages_above_reach_the_newest_exactly_once_in_order(staff_client: Cl
         assert "<html" not in fragment and 'data-hx-swap-oob="true"' in fragment
         above = article_ids(fragment) + above
         assert re.findall(r'aria-labelledby="t-(n[0-9a-f]{12})"', fragment)  # element ids that cannot collide
+        spans = attribute(
+            fragment, r'<div id="spans-loaders" data-hx-swap-oob="beforeend"><div [^>]*data-hx-get="([^"]+)"'
+        )
+        if spans:  # the page's spans land in its own cards
+            notes = staff_client.get(spans, **HX).content.decode()
+            assert set(re.findall(r'id="(span-n[^"]+)"', notes)) <= set(re.findall(r'id="(span-n[^"]+)"', fragment))
         newer = attribute(fragment, r'<a class="button button-quiet newer" href="([^"]+)"')
         if newer is None:
             assert "data-at-top" in fragment and "data-live-url" in fragment  # the newest: the live check starts

@@ -46,11 +46,15 @@
       var current = browserZone();
       if (current && current !== remembered[1]) { rememberZone(current); }
     };
-    if (window.requestIdleCallback) {
-      window.requestIdleCallback(checkZone, { timeout: 10000 });
-    } else {
-      setTimeout(checkZone, 2000);
-    }
+    // Idle after the page has loaded: while deferred scripts are still arriving the browser can be
+    // idle too, and that is still on the way to the page being ready.
+    window.addEventListener("load", function () {
+      if (window.requestIdleCallback) {
+        window.requestIdleCallback(checkZone, { timeout: 10000 });
+      } else {
+        setTimeout(checkZone, 2000);
+      }
+    });
   }
 
   // 2. Avatars and thumbnails that fail to load: show the initials instead.

@@ -69,14 +69,19 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
-    if (!detail.target || detail.target.id !== FEED || !detail.elt || !detail.elt.closest
-        || !detail.elt.closest("[data-insert-above]")) { return; }
+    console.log("DBG beforeSwap", detail.target && detail.target.id, detail.requestConfig && detail.requestConfig.elt.className, window.scrollY);
+    var source = detail.requestConfig ? detail.requestConfig.elt : null;  // what asked (detail.elt is the target)
+    if (!detail.target || detail.target.id !== FEED || !source || !source.closest
+        || !source.closest("[data-insert-above]")) { return; }
     var ref = readingCard();
+    // The browser's own scroll anchoring would correct this change once more after this script has:
+    // for this one change the card being read is kept still here, and only here.
+    document.documentElement.classList.add("keep-still");
     var ids = {};
     cards().forEach(function (card) { ids[card.getAttribute("data-activity-id")] = true; });
     pending = {
       ref: ref, top: ref ? ref.getBoundingClientRect().top : 0, first: feed().firstElementChild, ids: ids,
-      focusLost: !!detail.elt.closest("#live-notice") && detail.elt.contains(document.activeElement)
+      focusLost: !!source.closest("#live-notice") && source.contains(document.activeElement)
     };
   });
 
@@ -102,6 +107,7 @@
   }
 
   function insertedAbove(state) {
+    console.log("DBG inserted ref", state.ref && state.ref.dataset.activityId, "was", state.top, "now", state.ref && state.ref.getBoundingClientRect().top, "y", window.scrollY);
     var inserted = [];
     for (var node = feed().firstElementChild; node && node !== state.first; node = node.nextElementSibling) {
       inserted.push(node);
@@ -117,9 +123,17 @@
     feed().setAttribute("data-renumber", "");
     renumber();
     if (state.ref && state.ref.isConnected) {
-      var moved = state.ref.getBoundingClientRect().top - state.top;
+      var moved = state.ref.getBoundingClientRect().top - state.top;  // (a layout without the browser's anchor)
       if (Math.abs(moved) >= 1) { window.scrollBy(0, moved); }
     }
+    // From here the browser anchors again, from where things are now (cards above that skipped layout
+    // may still change size as they come near).
+    document.documentElement.classList.remove("keep-still");
+    console.log("DBG after comp", state.ref && state.ref.getBoundingClientRect().top, window.scrollY);
+    requestAnimationFrame(function () {
+      console.log("DBG frame1", state.ref && state.ref.getBoundingClientRect().top, window.scrollY);
+      requestAnimationFrame(function () { console.log("DBG frame2", state.ref && state.ref.getBoundingClientRect().top, window.scrollY); });
+    });
     if (state.focusLost && state.ref && state.ref.isConnected
         && state.ref.getBoundingClientRect().top >= barBottom()) {
       state.ref.focus({ preventScroll: true });  // the button is gone; k goes up to what came in

@@ -24,8 +24,13 @@ def chip(page: Page, activity_type: str) -> Locator:
 
 
 def tap_chip(page: Page, activity_type: str) -> None:
-    """Click the chip as a person would: on its label, which toggles the checkbox inside."""
-    page.locator("#filters label.filter-chip").filter(has=page.locator(f"input[value={activity_type}]")).click()
+    """Click the chip as a person would: on its label, which toggles the checkbox inside (in the filter
+    sheet, opened first if it is closed; without JavaScript the chips are on the page)."""
+    label = page.locator("#filters label.filter-chip").filter(has=page.locator(f"input[value={activity_type}]"))
+    opener = page.locator("button.filter-open")
+    if opener.is_visible() and not label.is_visible():
+        opener.click()
+    label.click()
 
 
 def assert_newest_first(page: Page, expected: list[tuple[str, str, str]]) -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 ORG = "northwind"
 # Contacts this module changes; no other test uses them (see conftest.py).
-LIVE_CONTACT = (ORG, "ct_kwame")  # gets three new activities while its timeline is open
+LIVE_CONTACT = (ORG, "ct_kwame")  # padded, then gets three new activities while its timeline is open
 VISITED_CONTACT = ("northwind-emea", "ct_chiara")  # visited twice, with two new activities in between
 CACHE_SECONDS = 15  # INVENT_CACHE_SECONDS of the test server: how long a page read stays the same
 
@@ -106,6 +106,7 @@ def test_link_copies_the_permalink(app_server: AppServer, open_page: OpenPage, w
     page = open_page(permissions=["clipboard-read", "clipboard-write"])
     page.goto(app_server.timeline_url(ORG, "ct_ada", "type=note_created"))
     card = page.locator(ARTICLES).nth(2)
+    card_id = card.get_attribute("data-activity-id")
     link = card.locator("a[data-permalink]")
     href = str(link.get_attribute("href"))
     link.click()
@@ -116,7 +117,7 @@ def test_link_copies_the_permalink(app_server: AppServer, open_page: OpenPage, w
     expect(page.locator("#place-status")).to_have_text("The link to this activity is copied.")
     page.goto(copied)
     marked = page.locator("article[aria-current='true']")
-    expect(marked).to_have_attribute("data-activity-id", str(card.get_attribute("data-activity-id")))
+    expect(marked).to_have_attribute("data-activity-id", str(card_id))
     watch.assert_clean()
 
 
@@ -162,9 +163,16 @@ def test_a_second_visit_shows_the_divider_after_exactly_the_new_activities(
     watch.assert_clean()
 
 
+@pytest.fixture(scope="module")
+def live_contact(app_server: AppServer) -> tuple[str, str]:
+    app_server.pad(*LIVE_CONTACT, [("note_created", 12), ("segment_added", 3), ("file_uploaded", 10)])
+    return LIVE_CONTACT
+
+
 def test_new_activity_is_announced_and_comes_in_above_without_moving_the_page(
-    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, screenshot: Callable[..., None]
-) -> None:
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch, live_contact: tuple[str, str],
+    screenshot: Callable[..., None],
+) -> None:  # fmt: skip
     page = open_page()
     page.goto(app_server.timeline_url(*LIVE_CONTACT))
     before_ids = article_ids(page)
@@ -217,15 +225,6 @@ def test_keys_move_between_cards_open_notes_and_list_themselves(
     page.keyboard.press("j")
     expect(page.get_by_label("Go to date")).to_be_focused()
 
-    # o opens and closes the focused card's long note.
-    long_note = page.locator("article:has(details.note-more)").first
-    long_note.focus()
-    details = long_note.locator("details.note-more")
-    page.keyboard.press("o")
-    expect(details).to_have_attribute("open", "")
-    page.keyboard.press("o")
-    expect(details).not_to_have_attribute("open", "")
-
     # j past the last card loaded: more is loaded and the focus goes on.
     page.locator(ARTICLES).nth(49).focus()
     page.keyboard.press("j")
@@ -244,6 +243,21 @@ def test_keys_move_between_cards_open_notes_and_list_themselves(
     page.keyboard.press("j")  # not while the list is open
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    watch.assert_clean()
+
+
+def test_o_opens_and_closes_the_focused_cards_long_note(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    page = open_page()
+    page.goto(app_server.timeline_url(ORG, "ct_hostile", "type=note_created"))
+    long_note = page.locator("article:has(details.note-more)").first
+    long_note.focus()
+    details = long_note.locator("details.note-more")
+    page.keyboard.press("o")
+    expect(details).to_have_attribute("open", "")
+    page.keyboard.press("o")
+    expect(details).not_to_have_attribute("open", "")
     watch.assert_clean()
 
 

@@ -69,6 +69,15 @@ def test_print_shows_every_loaded_card_whole_and_no_control(
     assert end_of_note is not None, "the long note's full text is not visible in print"
     assert end_of_note["text"].startswith("Long transcript line 20") and end_of_note["width"] > 0
     assert page.locator(".note-preview").first.is_hidden()
+    # Nothing in a card or the header ends in "…" or is clamped to a few lines.
+    cut = page.eval_on_selector_all(
+        ".card *, .contact-header *",
+        """els => els.filter(e => e.checkVisibility() && !e.closest('.visually-hidden')).filter(e => {
+            const s = getComputedStyle(e);
+            return (s.textOverflow === 'ellipsis' && s.overflow !== 'visible') || s.webkitLineClamp !== 'none';
+        }).map(e => e.outerHTML.slice(0, 100))""",
+    )
+    assert cut == []
 
     # Exact times with their zone take the place of "3 hours ago".
     exact = page.eval_on_selector(
@@ -83,13 +92,17 @@ def test_print_shows_every_loaded_card_whole_and_no_control(
     expect(page.locator("[data-print-filters]")).to_have_text("Showing: all activity")
     expect(page.locator("[data-print-date]")).to_have_text(re.compile(r"^Page generated "))
     page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
-    expect(page.locator("[data-print-date]")).to_have_text(re.compile(r"^Printed \w+day, \d+ \w+ \d{4} at \d\d:\d\d:\d\d \S+$"))
+    expect(page.locator("[data-print-date]")).to_have_text(
+        re.compile(r"^Printed \w+day, \d+ \w+ \d{4} at \d\d:\d\d:\d\d \S+$")
+    )
     screenshot(page, "print-hostile", full_page=True)
     page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
     watch.assert_clean()
 
 
-def test_print_button_loads_a_short_timeline_first(app_server: AppServer, open_page: OpenPage, watch: BrowserWatch) -> None:
+def test_print_button_loads_a_short_timeline_first(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
     page = open_page()
     page.add_init_script(COUNT_PRINTS)
     page.goto(app_server.timeline_url("northwind", "ct_ada"))

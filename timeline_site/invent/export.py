@@ -26,7 +26,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from timeline_site.invent.budget import budget_used, current_allowance, request_allowance
+from timeline_site.invent.budget import budget_used, current_allowance, request_allowance, user_prefix
 from timeline_site.invent.client import MAX_TAKE
 from timeline_site.invent.cursor import Cursor
 from timeline_site.invent.errors import InventAllowanceSpent, InventError, InventRateLimited
@@ -36,7 +36,7 @@ from timeline_site.invent.types import Activity
 logger = logging.getLogger(__name__)
 
 EXPORT_TAKE = MAX_TAKE  # activities per upstream page: fewest calls
-PAUSE_AT_SHARE = 0.8  # of the shared budget used: the export waits (spans step aside at the same share)
+PAUSE_AT_SHARE = 0.8  # of the shared budget (or the user's share) used: the export waits, others' pages first
 MAX_PAUSE_SECONDS = 60.0  # waiting in a row, between two pages; then it gives up and says so
 PAUSE_STEP_SECONDS = 0.5
 RATE_LIMITED_WAIT_SECONDS = 5.0  # when Invent says 429 without Retry-After
@@ -65,9 +65,14 @@ class ExportProgress:
         return not self.stopped
 
 
-def budget_low() -> bool:
-    limit: int = settings.INVENT_BUDGET_PER_MINUTE
-    return limit > 0 and budget_used() >= limit * PAUSE_AT_SHARE
+def budget_low(user_key: str) -> bool:
+    """Most of the minute is used: of the shared budget (other staff's pages come first), or of this
+    user's share (their own pages, while the export runs, come first)."""
+    shared: int = settings.INVENT_BUDGET_PER_MINUTE
+    if shared > 0 and budget_used() >= shared * PAUSE_AT_SHARE:
+        return True
+    own: int = settings.INVENT_BUDGET_PER_USER_PER_MINUTE
+    return own > 0 and budget_used(prefix=user_prefix(user_key)) >= own * PAUSE_AT_SHARE
 
 
 @dataclass
@@ -127,11 +132,11 @@ class TimelineExport:
         started = monotonic()
         while True:
             waited = monotonic() - started
-            if budget_low():
+            if budget_low(self.user_key):
                 if waited >= MAX_PAUSE_SECONDS:
                     raise _Stop(
-                        f"Invent's request budget stayed nearly used up for {MAX_PAUSE_SECONDS:g} seconds; "
-                        "other staff's pages come first."
+                        f"Invent's request budget stayed nearly used up for {MAX_PAUSE_SECONDS:g} seconds, "
+                        "and the pages people are reading come first"
                     )
                 self._pause(PAUSE_STEP_SECONDS)
                 continue

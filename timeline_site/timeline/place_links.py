@@ -88,19 +88,15 @@ class FeedTop:
     newest_url: str  # the newest page under these filters ("g", "Newest")
     newer_url: str | None = None  # the page above, while the top shown is not the newest
     live_url: str | None = None  # at the newest: where the page asks whether anything newer arrived
-    spans_url: str | None = None  # the spans of a page above just inserted
     lost: bool = False  # too much changed above: only "Go to the newest" is left
 
 
-def feed_top(
-    query: TimelineQuery, cursor: NewerCursor, *, at_top: bool, spans_url: str | None = None, lost: bool = False
-) -> FeedTop:
+def feed_top(query: TimelineQuery, cursor: NewerCursor, *, at_top: bool, lost: bool = False) -> FeedTop:
     token = encode_newer_cursor(cursor)
     return FeedTop(
         newest_url=query.url("contact_timeline"),
         newer_url=None if at_top or lost else query.url("contact_timeline", newer=token),
         live_url=query.url("contact_live", newer=token) if at_top and not lost else None,
-        spans_url=spans_url,
         lost=lost,
     )
 
