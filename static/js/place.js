@@ -69,21 +69,24 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
-    console.log("DBG beforeSwap", detail.target && detail.target.id, detail.requestConfig && detail.requestConfig.elt.className, window.scrollY);
     var source = detail.requestConfig ? detail.requestConfig.elt : null;  // what asked (detail.elt is the target)
     if (!detail.target || detail.target.id !== FEED || !source || !source.closest
         || !source.closest("[data-insert-above]")) { return; }
     var ref = readingCard();
+    console.log("DBG before", ref.dataset.activityId, window.scrollY, Array.from(document.querySelectorAll("#timeline-feed > article")).slice(0,10).map(function(a){return Math.round(a.getBoundingClientRect().top)}).join(","));
     // The browser's own scroll anchoring would correct this change once more after this script has:
     // for this one change the card being read is kept still here, and only here.
     document.documentElement.classList.add("keep-still");
     var ids = {};
     cards().forEach(function (card) { ids[card.getAttribute("data-activity-id")] = true; });
     pending = {
-      ref: ref, top: ref ? ref.getBoundingClientRect().top : 0, first: feed().firstElementChild, ids: ids,
+      ref: ref, top: ref ? still(ref).getBoundingClientRect().top : 0, first: feed().firstElementChild, ids: ids,
       focusLost: !!source.closest("#live-notice") && source.contains(document.activeElement)
     };
   });
+
+  // What must not move is a card's content: its day header may go (the day now starts above it).
+  function still(card) { return card.querySelector(":scope > .card") || card; }
 
   function dayOf(card) {
     for (var node = card; node; node = node.previousElementSibling) {
@@ -107,7 +110,6 @@
   }
 
   function insertedAbove(state) {
-    console.log("DBG inserted ref", state.ref && state.ref.dataset.activityId, "was", state.top, "now", state.ref && state.ref.getBoundingClientRect().top, "y", window.scrollY);
     var inserted = [];
     for (var node = feed().firstElementChild; node && node !== state.first; node = node.nextElementSibling) {
       inserted.push(node);
@@ -123,17 +125,15 @@
     feed().setAttribute("data-renumber", "");
     renumber();
     if (state.ref && state.ref.isConnected) {
-      var moved = state.ref.getBoundingClientRect().top - state.top;  // (a layout without the browser's anchor)
+      var moved = still(state.ref).getBoundingClientRect().top - state.top;  // (a layout without the browser's anchor)
       if (Math.abs(moved) >= 1) { window.scrollBy(0, moved); }
     }
     // From here the browser anchors again, from where things are now (cards above that skipped layout
     // may still change size as they come near).
     document.documentElement.classList.remove("keep-still");
-    console.log("DBG after comp", state.ref && state.ref.getBoundingClientRect().top, window.scrollY);
-    requestAnimationFrame(function () {
-      console.log("DBG frame1", state.ref && state.ref.getBoundingClientRect().top, window.scrollY);
-      requestAnimationFrame(function () { console.log("DBG frame2", state.ref && state.ref.getBoundingClientRect().top, window.scrollY); });
-    });
+    var dbg = function (w) { var r = document.querySelector("article:focus, article.dbg"); console.log("DBG", w, state.ref.dataset.activityId, still(state.ref).getBoundingClientRect().top, window.scrollY, Array.from(document.querySelectorAll("#timeline-feed > article")).slice(0,10).map(function(a){return Math.round(a.getBoundingClientRect().top)}).join(",")); };
+    dbg("after comp");
+    requestAnimationFrame(function () { dbg("frame1"); requestAnimationFrame(function () { dbg("frame2"); setTimeout(function(){ dbg("500ms"); }, 500); }); });
     if (state.focusLost && state.ref && state.ref.isConnected
         && state.ref.getBoundingClientRect().top >= barBottom()) {
       state.ref.focus({ preventScroll: true });  // the button is gone; k goes up to what came in

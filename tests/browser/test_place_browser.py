@@ -177,7 +177,8 @@ def test_new_activity_is_announced_and_comes_in_above_without_moving_the_page(
     page.goto(app_server.timeline_url(*LIVE_CONTACT))
     before_ids = article_ids(page)
     page.evaluate("() => window.scrollTo(0, 400)")
-    reading = page.locator(ARTICLES).nth(4)
+    reading_id = page.locator(ARTICLES).nth(4).get_attribute("data-activity-id")
+    reading = page.locator(f"article[data-activity-id='{reading_id}']")
     reading.focus()
     added = app_server.add_activities(*LIVE_CONTACT, count=3)  # the README's demo command
 
