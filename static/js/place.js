@@ -73,7 +73,6 @@
     if (!detail.target || detail.target.id !== FEED || !source || !source.closest
         || !source.closest("[data-insert-above]")) { return; }
     var ref = readingCard();
-    console.log("DBG before", ref.dataset.activityId, window.scrollY, Array.from(document.querySelectorAll("#timeline-feed > article")).slice(0,10).map(function(a){return Math.round(a.getBoundingClientRect().top)}).join(","));
     // The browser's own scroll anchoring would correct this change once more after this script has:
     // for this one change the card being read is kept still here, and only here.
     document.documentElement.classList.add("keep-still");
@@ -124,6 +123,9 @@
     }
     feed().setAttribute("data-renumber", "");
     renumber();
+    // Laid out now, at their real size: a card skipping layout (content-visibility) would change size
+    // as it comes near, after the card being read has been put back where it was.
+    inserted.forEach(function (card) { card.classList.add("just-in"); });
     if (state.ref && state.ref.isConnected) {
       var moved = still(state.ref).getBoundingClientRect().top - state.top;  // (a layout without the browser's anchor)
       if (Math.abs(moved) >= 1) { window.scrollBy(0, moved); }
@@ -131,9 +133,6 @@
     // From here the browser anchors again, from where things are now (cards above that skipped layout
     // may still change size as they come near).
     document.documentElement.classList.remove("keep-still");
-    var dbg = function (w) { var r = document.querySelector("article:focus, article.dbg"); console.log("DBG", w, state.ref.dataset.activityId, still(state.ref).getBoundingClientRect().top, window.scrollY, Array.from(document.querySelectorAll("#timeline-feed > article")).slice(0,10).map(function(a){return Math.round(a.getBoundingClientRect().top)}).join(",")); };
-    dbg("after comp");
-    requestAnimationFrame(function () { dbg("frame1"); requestAnimationFrame(function () { dbg("frame2"); setTimeout(function(){ dbg("500ms"); }, 500); }); });
     if (state.focusLost && state.ref && state.ref.isConnected
         && state.ref.getBoundingClientRect().top >= barBottom()) {
       state.ref.focus({ preventScroll: true });  // the button is gone; k goes up to what came in

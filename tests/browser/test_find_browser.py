@@ -86,7 +86,7 @@ def test_search_an_email_open_the_contact_and_the_header_agrees_with_its_latest_
             expect(line).to_have_count(0)
 
     # Copy buttons put the address on the clipboard and say so.
-    copy = header.locator(f'button[data-copy="{contact["email"]}"]')
+    copy = header.locator(f'.contact-reach button[data-copy="{contact["email"]}"]')  # the one in sight
     copy.click()
     expect(copy.locator(".copy-label")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == contact["email"]
