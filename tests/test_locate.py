@@ -294,3 +294,30 @@ def test_much_growth_at_the_top_moves_where_the_page_above_is_read(feed: FakeFee
     page = newer_page(org_id="c", contact_id="ct", cursor=located.newer)
     assert [a.id for a in page.activities] == ids(feed.items)[460 - SIZE : 460]
     assert len(feed.calls) <= 3  # the anchor's page is worked out from the count, not walked down to
+
+
+def test_a_page_above_that_cannot_be_joined_to_what_is_shown_says_so(feed: FakeFeed) -> None:
+    feed.seed(1200)
+    located = locate(feed, feed.items[1000])
+    # Made for another filter (one stream per type): the anchor is looked for from the top, and is too deep.
+    stray = NewerCursor(after=located.newer.after, seen=located.newer.seen, positions=(0, 0), counts=(None, None))
+    page = newer_page(org_id="c", contact_id="ct", cursor=stray)
+    assert page.lost and page.activities == ()
+    assert len(feed.calls) <= bound(1200) + 5  # bounded: it gives up rather than reading on
+
+
+def test_under_an_actor_filter_a_page_above_moves_past_what_it_passed_over(feed: FakeFeed) -> None:
+    feed.seed(400)
+    for index, item in enumerate(feed.items):
+        if index % 9 == 0:
+            item["assistant"] = {"id": "ast", "name": "Nova"}
+    located = locate_page(org_id="c", contact_id="ct", actors=("assistant",),
+                          place=Place(moment=when(feed.items[300])))  # fmt: skip
+    assert all(a.assistant is not None for a in located.page.activities)
+    above: list[str] = []
+    cursor, at_top = located.newer, located.at_top
+    while not at_top:
+        page = newer_page(org_id="c", contact_id="ct", actors=("assistant",), cursor=cursor)
+        above = [a.id for a in page.activities] + above
+        cursor, at_top = page.newer, page.at_top
+    assert above == [a["id"] for i, a in enumerate(feed.items[:300]) if i % 9 == 0]

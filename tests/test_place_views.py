@@ -99,7 +99,7 @@ def test_the_pages_above_reach_the_newest_exactly_once_in_order(staff_client: Cl
         above = article_ids(fragment) + above
         assert re.findall(r'aria-labelledby="t-(n[0-9a-f]{12})"', fragment)  # element ids that cannot collide
         spans = attribute(
-            fragment, r'<div id="spans-loaders" data-hx-swap-oob="beforeend"><div [^>]*data-hx-get="([^"]+)"'
+            fragment, r'<div id="newer-spans" data-hx-swap-oob="beforeend"><div [^>]*data-hx-get="([^"]+)"'
         )
         if spans:  # the page's spans land in its own cards
             notes = staff_client.get(spans, **HX).content.decode()
@@ -330,3 +330,16 @@ def test_the_live_check_needs_access_like_the_page(
     assert staff_client.get(url, {"newer": _newer_token()}).status_code == 404
     assert client.get(reverse("contact_live", args=[ORG, "ct_ada"]), {"newer": _newer_token()}).status_code == 302
     assert no_upstream == []
+
+
+def test_an_id_invent_writes_with_other_characters_gets_a_link_to_its_time_only() -> None:
+    from timeline_site.invent.types import Activity
+    from timeline_site.timeline.place_links import permalinks
+    from timeline_site.timeline.views import TimelineQuery
+
+    link = permalinks(TimelineQuery(ORG, "ct_ada", ["note_created"], None))
+    when = datetime(2026, 3, 14, 10, 22, 33, 120, tzinfo=UTC)
+    odd = link(Activity(id='a b/"<x>', type="note_created", created_at=when))
+    assert odd == f"{ADA}?type=note_created&at=2026-03-14T10%3A22%3A33.000120Z#place"
+    plain = link(Activity(id="act_1", type="note_created", created_at=when))
+    assert plain == f"{ADA}?type=note_created&entry=act_1&at=2026-03-14T10%3A22%3A33.000120Z#place"

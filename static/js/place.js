@@ -185,15 +185,20 @@
   schedule();
 
   // 5. The last-visit divider, when it falls on a page loaded later (last_visit.py).
+  function micros(iso) {  // to the microsecond, as Invent and the audit trail keep them (Date stops at ms)
+    var fraction = /\.(\d+)/.exec(iso);
+    var whole = Date.parse(iso.replace(/\.\d+/, ""));
+    return whole * 1000 + (fraction ? parseInt((fraction[1] + "000000").slice(0, 6), 10) : 0);
+  }
   function placeDivider() {
     var template = document.getElementById("last-visit-divider");
     var element = feed();
     if (!template || !element || element.querySelector("[data-last-visit]")) { return; }
-    var visited = Date.parse(template.getAttribute("data-visited"));
+    var visited = micros(template.getAttribute("data-visited"));
     var list = cards();
     for (var i = 1; i < list.length; i++) {
       var time = list[i].querySelector("time[datetime]");
-      if (time && Date.parse(time.getAttribute("datetime")) <= visited) {
+      if (time && micros(time.getAttribute("datetime")) <= visited) {
         list[i].insertBefore(template.content.cloneNode(true), list[i].firstChild);
         template.remove();
         return;

@@ -7,6 +7,9 @@ same database; the running server sees the change on its next upstream call.
 
 Contacts a test changes belong to that test alone: test_paging.py pads and
 mutates northwind/ct_olivia, northwind/ct_priya and northwind-emea/ct_hannah;
+test_place_browser.py pads northwind/ct_kwame (new activity while its page is
+open) and northwind/ct_sven, and adds to northwind-emea/ct_chiara (both also
+rely on the demo user's own audit trail for them: new since the last visit);
 ct_heavy, ct_ada, ct_empty, ct_hostile and ct_bruno are read-only for everyone
 (the server caches upstream pages, so a change would leak into other tests).
 

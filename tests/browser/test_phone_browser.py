@@ -183,8 +183,9 @@ def test_a_phone_screen_holds_seven_events_mid_feed(
     screen = PHONE["height"] - bar  # what one screen shows below the bar that stays at the top
 
     def visible_at(y: float) -> int:
-        page.evaluate("y => window.scrollTo(0, y)", y)
-        page.wait_for_function("y => Math.abs(scrollY - y) < 2", arg=y)
+        page.evaluate(
+            "y => new Promise(done => { scrollTo(0, y); requestAnimationFrame(() => requestAnimationFrame(done)); })", y
+        )
         return int(page.evaluate(VISIBLE_EVENTS))
 
     # Screen after screen through the first page, as a reader pages down: each holds seven or more.

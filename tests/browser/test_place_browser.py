@@ -277,3 +277,33 @@ def test_g_on_a_permalink_page_goes_to_the_newest(
     page.wait_for_url(app_server.timeline_url(ORG, "ct_heavy"))
     assert article_ids(page)[0] == expected[0]
     watch.assert_clean()
+
+
+LONG_ABSENCE_CONTACT = (ORG, "ct_sven")  # padded; its audit trail says the demo user last looked long ago
+
+
+def test_after_a_long_absence_the_divider_lands_on_a_later_page(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    app_server.pad(*LONG_ABSENCE_CONTACT, [("note_created", 70)])
+    upstream = app_server.upstream_activities(*LONG_ABSENCE_CONTACT)
+    seen_last = upstream[60]  # the newest activity the reader had seen: 60 came since
+    org_id, contact_id = LONG_ABSENCE_CONTACT
+    app_server.manage("shell", "-c", (
+        "from django.contrib.auth import get_user_model\n"
+        "from django.utils.dateparse import parse_datetime\n"
+        "from timeline_site.timeline.models import TimelineView\n"
+        "user = get_user_model().objects.get(username='demo')\n"
+        f"TimelineView.objects.filter(user=user, org_id={org_id!r}, contact_id={contact_id!r}).delete()\n"
+        f"row = TimelineView.objects.create(user=user, org_id={org_id!r}, contact_id={contact_id!r})\n"
+        f"TimelineView.objects.filter(pk=row.pk).update(viewed_at=parse_datetime({seen_last[2]!r}))\n"
+    ))  # fmt: skip
+    page = open_page()
+    page.goto(app_server.timeline_url(*LONG_ABSENCE_CONTACT))
+    expect(page.locator("[data-new-since]")).to_contain_text("More than 50 new since your last visit")
+    expect(page.locator("#timeline-feed [data-last-visit]")).to_have_count(0)
+    load_next_page(page)
+    divider = page.locator("#timeline-feed [data-last-visit]")
+    expect(divider).to_have_count(1)
+    assert divider.evaluate("el => el.closest('article').dataset.activityId") == seen_last[0]
+    watch.assert_clean()

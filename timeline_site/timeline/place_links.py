@@ -89,15 +89,21 @@ class FeedTop:
     newer_url: str | None = None  # the page above, while the top shown is not the newest
     live_url: str | None = None  # at the newest: where the page asks whether anything newer arrived
     lost: bool = False  # too much changed above: only "Go to the newest" is left
+    # Asked for by itself as the reader nears the top; not after a page above that showed nothing (under
+    # an actor filter), which would otherwise ask again and again on its own.
+    prefetch: bool = True
 
 
-def feed_top(query: TimelineQuery, cursor: NewerCursor, *, at_top: bool, lost: bool = False) -> FeedTop:
+def feed_top(
+    query: TimelineQuery, cursor: NewerCursor, *, at_top: bool, lost: bool = False, prefetch: bool = True
+) -> FeedTop:
     token = encode_newer_cursor(cursor)
     return FeedTop(
         newest_url=query.url("contact_timeline"),
         newer_url=None if at_top or lost else query.url("contact_timeline", newer=token),
         live_url=query.url("contact_live", newer=token) if at_top and not lost else None,
         lost=lost,
+        prefetch=prefetch,
     )
 
 

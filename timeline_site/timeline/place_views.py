@@ -173,7 +173,13 @@ def _newer_fragment(request: HtmxHttpRequest, query: TimelineQuery, cursor: Newe
         "entries": _newer_entries(query, above, None if pairs else {}),
         "set_size": above.total,
         "skipped": above.skipped,
-        "feed_top": feed_top(query, above.newer, at_top=above.at_top, lost=above.lost),
+        "feed_top": feed_top(
+            query,
+            above.newer,
+            at_top=above.at_top,
+            lost=above.lost,
+            prefetch=bool(above.activities) or not query.actors,
+        ),
         "spans_url": spans_url,
     }
     response = render(request, f"{PLACE_TEMPLATE}#newer_page", context)
