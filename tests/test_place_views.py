@@ -343,3 +343,34 @@ def test_an_id_invent_writes_with_other_characters_gets_a_link_to_its_time_only(
     assert odd == f"{ADA}?type=note_created&at=2026-03-14T10%3A22%3A33.000120Z#place"
     plain = link(Activity(id="act_1", type="note_created", created_at=when))
     assert plain == f"{ADA}?type=note_created&entry=act_1&at=2026-03-14T10%3A22%3A33.000120Z#place"
+
+
+def test_without_javascript_a_located_page_carries_its_spans_inline(staff_client: Client) -> None:
+    rows = upstream("ct_heavy")
+    page = staff_client.get(permalink(rows[400]) + "&inline=1").content.decode()
+    assert article_ids(page)[0] == rows[400].activity_id
+    assert "spans-loader" not in page and 'data-span="' in page  # how long each state lasted, already there
+    assert 'http-equiv="refresh"' not in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"at_time": "9999-12-31"},
+        {"at_time": "0001-01-01"},
+        {"at": "0001-01-01T00:00:00+14:00"},
+        {"at": "9999-12-31T23:59:59.999999-12:00"},
+        {"entry": "act_x", "at": "9999-12-31T23:59:59Z"},
+    ],
+)
+def test_the_ends_of_time_open_a_page_not_an_error(staff_client: Client, query: dict[str, str]) -> None:
+    response = staff_client.get(ADA, query)
+    assert response.status_code == 200
+
+
+def test_every_card_of_the_hostile_contact_links_to_a_page_that_opens(staff_client: Client) -> None:
+    page = staff_client.get(reverse("contact_timeline", args=[ORG, "ct_hostile"])).content.decode()
+    links = [html.unescape(h) for h in re.findall(r'<a class="permalink" href="([^"]+)" data-permalink>', page)]
+    assert links
+    for link in links:
+        assert staff_client.get(link).status_code == 200, link

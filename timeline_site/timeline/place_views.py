@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.http import HttpResponse
@@ -72,7 +72,11 @@ def placed_response(request: HtmxHttpRequest, query: TimelineQuery, form: Timeli
 def _place_of(data: dict[str, Any], tz: tzinfo) -> tuple[Place, date | None]:
     day: date | None = data.get("at_time")
     if day is not None:  # the newest activity on or before that day, in the reader's own zone
-        end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min), tz) - timedelta(microseconds=1)
+        try:
+            next_day = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min), tz)
+            end = next_day - timedelta(microseconds=1)
+        except OverflowError:  # 31 December 9999: nothing can be after it
+            end = datetime.max.replace(tzinfo=UTC)
         return Place(moment=end), day
     return Place(moment=data["at"], entry_id=data.get("entry") or None), None
 
