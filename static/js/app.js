@@ -65,13 +65,21 @@
     }
   }, true);
 
-  // 3. The feed is busy while a page is on its way.
+  // 3. The feed is busy while a page is on its way. Requests overlap (a page's spans can answer while
+  //    the next page is still coming), so it stays busy until the last one is over.
   function setBusy(value) {
     var feed = document.getElementById("timeline-feed");
     if (feed) { feed.setAttribute("aria-busy", value); }
   }
-  document.addEventListener("htmx:beforeRequest", function () { setBusy("true"); });
-  document.addEventListener("htmx:afterRequest", function () { setBusy("false"); });
+  var inFlight = [];
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    inFlight.push(event.detail.xhr);
+    setBusy("true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    inFlight = inFlight.filter(function (xhr) { return xhr !== event.detail.xhr; });
+    if (!inFlight.length) { setBusy("false"); }
+  });
   // A page that found nothing yet (filtered by who did it) has an empty box, not a feed; it
   // becomes one when "keep looking" brings the first activities.
   document.addEventListener("htmx:afterSwap", function () {
@@ -125,5 +133,12 @@
         setTimeout(function () { label.textContent = before; }, 1500);
       }
     });
+  });
+
+  // 7. A page's spans loader (in #spans-loaders or #newer-spans, which only grow) has done its work once
+  //    its request is over: its answer is already swapped in. Gone, so a long scroll leaves no trail.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var loader = event.detail ? event.detail.elt : null;
+    if (loader && loader.classList && loader.classList.contains("spans-loader")) { loader.remove(); }
   });
 })();

@@ -68,7 +68,8 @@ def test_search_an_email_open_the_contact_and_the_header_agrees_with_its_latest_
     expect(page.locator(ARTICLES).first).to_be_visible()
     header = page.locator("header.contact-header")
 
-    # The header's state is the one the latest block/unblock and unsubscribe/resubscribe events left.
+    # The header's state is the one the latest block/unblock and unsubscribe/resubscribe events left; since
+    # when and by whom come after the page, with its spans (the spans request).
     for status, latest, opener in (
         ("blocked", contact["block"], contact["blocked_by"]),
         ("unsubscribed", contact["subscription"], contact["unsubscribed_by"]),
@@ -77,6 +78,7 @@ def test_search_an_email_open_the_contact_and_the_header_agrees_with_its_latest_
         line = header.locator(f'[data-status="{status}"]')
         if latest["type"] in ("contact_blocked", "contact_unsubscribed"):
             expect(badge).to_have_count(1)
+            expect(line).to_have_attribute("data-since", re.compile(r"."))
             since = line.get_attribute("data-since")
             assert since and datetime.fromisoformat(since) == datetime.fromisoformat(opener["at"])
             card = page.locator(f'article[data-activity-id="{opener["id"]}"] .span-note')

@@ -53,8 +53,10 @@ def test_phone_has_no_sideways_scroll_and_tap_targets_are_big_enough(
     assert opener is not None and opener["height"] >= TAP_TARGET_PX
     page.get_by_role("button", name="Filter", exact=True).click()
     expect(page.locator("#filter-sheet")).to_be_visible()
-    chips = _boxes(page, "#filters label.filter-chip:has(input[name=type])")
-    assert len(chips) == 8
+    chips = _boxes(page, "#filters label.filter-chip")
+    assert page.locator("#filters label.filter-chip:has(input[name=type])").count() == 8  # the activity types
+    assert page.locator("#filters label.filter-chip:has(input[name=by])").count() == 3  # staff, AI assistant, system
+    assert len(chips) == 8 + 3
     small = [c for c in chips if c["height"] < TAP_TARGET_PX or c["width"] < TAP_TARGET_PX]
     assert not small, f"filter chips smaller than {TAP_TARGET_PX}px: {small}"
     page.get_by_role("button", name="Done").click()

@@ -7,9 +7,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Response, Route, expect
 
 from tests.browser.conftest import AppServer, BrowserWatch, OpenPage
 from tests.browser.pages import (
@@ -22,6 +23,7 @@ from tests.browser.pages import (
     wait_for_more_articles,
     wait_idle,
 )
+from timeline_site.invent.kinds import SPAN_TYPES
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +35,16 @@ LIVE_CONTACT = (ORG, "ct_olivia")  # gets new activities mid-scroll
 FAILING_CONTACT = ("northwind-emea", "ct_hannah")  # goes down mid-scroll
 FILTERED_LIVE_CONTACT = (ORG, "ct_priya")  # filtered, with new activities mid-scroll
 NOTES_AND_FILES = ("note_created", "file_uploaded")
+
+
+def _is_next_page(url: str) -> bool:
+    """A request for the next page of cards: the timeline's own URL with a paging cursor (not its spans)."""
+    parts = urlsplit(url)
+    return not parts.path.endswith("/spans/") and "/contacts/" in parts.path and "cursor" in parse_qs(parts.query)
+
+
+def _is_spans(url: str) -> bool:
+    return urlsplit(url).path.endswith("/spans/")
 
 
 def _assert_unique(ids: list[str]) -> None:
@@ -81,6 +93,70 @@ def _assert_filtered_feed(
     newer = {i for i, t in when.items() if t > times[-1]}
     missing = sorted(newer - set(ids))
     assert not missing, f"{len(missing)} activities skipped, e.g. {missing[:5]}"
+
+
+# First in this module, while the shared upstream budget is fresh: past 80 % of it (the long scrolls
+# below) the spans step aside, and their answers would carry nothing to lose.
+def test_spans_of_pages_scrolled_past_quickly_all_land_in_their_cards(
+    app_server: AppServer, open_page: OpenPage, watch: BrowserWatch
+) -> None:
+    """Each page's spans come in their own request after it. A reader scrolling on quickly has the next
+    page replace the pager before they answer: they must still land. (A loader inside #pager is gone by
+    then, and htmx drops its answer, logging htmx:oobErrorNoTarget as a console error.)"""
+    pages = 5
+    page = open_page()
+    held: list[Route] = []
+    # Every page's spans answer late: after the pages below it came.
+    page.route(_is_spans, lambda route: held.append(route))
+    answers: list[Response] = []
+    page.on("response", lambda response: answers.append(response) if _is_spans(response.url) else None)
+    page.goto(app_server.timeline_url(ORG, "ct_heavy"))
+    for loaded in range(1, pages):
+        scroll_to_bottom(page)
+        wait_for_more_articles(page, loaded * PAGE_SIZE)
+    assert page.locator(ARTICLES).count() == pages * PAGE_SIZE
+    for _ in range(200):  # bounded: about 10 s
+        if len(held) == pages:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == pages, f"{len(held)} spans requests for {pages} pages"
+
+    for route in held:
+        route.continue_()
+    for _ in range(600):  # bounded: about 30 s
+        if len(answers) == pages:
+            break
+        page.wait_for_timeout(50)
+    assert len(answers) == pages, f"{len(answers)} spans answers for {pages} pages"
+    expected: dict[str, str] = {}  # span line id -> what it says, from every answer
+    for answer in answers:
+        assert answer.status == 200, (answer.status, answer.url)
+        said = dict(re.findall(r'<p id="(span-[^"]+)" class="span-note[^"]*" data-span="[^"]+"[^>]*>([^<]*)</p>',
+                               answer.text()))  # fmt: skip
+        assert said, f"no spans in {answer.url}: did they step aside (the upstream budget)?"
+        expected.update(said)
+    wait_idle(page)
+    page.evaluate(_TWO_FRAMES)
+
+    lines = page.eval_on_selector_all(
+        ARTICLES,
+        """els => els.map(e => {
+             const line = e.querySelector('.span-note');
+             return {type: e.dataset.activityType, id: line && line.id, text: line && line.textContent,
+                     empty: !!line && line.classList.contains('span-empty')};
+           })""",
+    )
+    paired = [line for line in lines if line["type"] in SPAN_TYPES]
+    assert len(paired) >= pages, "ct_heavy should have paired events on every page"
+    assert all(line["id"] for line in paired), "a paired card has no span line"
+    shown = {line["id"]: line for line in paired}
+    assert set(expected) <= set(shown), "spans answered for cards that are not on the page"
+    # Every paired card says what its answer said, or is empty because its answer had nothing reliable to say.
+    lost = [(i, text) for i, text in expected.items() if shown[i]["empty"] or shown[i]["text"] != text]
+    assert not lost, f"{len(lost)} spans answered but not shown, e.g. {lost[:3]}"
+    assert all(line["empty"] for i, line in shown.items() if i not in expected)
+    expect(page.locator(".spans-loader")).to_have_count(0)  # each loader goes once it has done its work
+    watch.assert_clean()
 
 
 def test_heavy_contact_scrolls_to_the_end_without_duplicates_or_gaps(
@@ -226,7 +302,7 @@ def test_appending_a_page_does_not_move_what_the_reader_is_looking_at(
     def hold(route: Route) -> None:
         held.append(route)
 
-    page.route(lambda url: "before=" in url and "spans=1" not in url, hold)
+    page.route(_is_next_page, hold)
     page.goto(app_server.timeline_url(ORG, "ct_heavy"))
     # The reader scrolls to where the next page is prefetched, well above the
     # bottom, and stops there.
@@ -266,15 +342,31 @@ def test_first_page_of_cards_is_in_the_first_response(
             later_requests.append(request.url) if request.resource_type in ("document", "xhr", "fetch") else None
         ),
     )
+    # The spans (how long each state lasted) and the header's history follow the page in their own request:
+    # held here, so the cards can only have come with the page itself.
+    held: list[Route] = []
+    page.route(_is_spans, lambda route: held.append(route))
     response = page.goto(app_server.timeline_url(ORG, "ct_heavy"))
     assert response is not None and response.ok
     in_html = re.findall(r'data-activity-id="([^"]+)"', response.text())
     assert in_html == expected
 
     expect(page.locator(ARTICLES).first).to_be_visible()
+    for _ in range(200):  # bounded: about 10 s
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the page did not ask for its spans once it was on screen"
+    assert article_ids(page) == expected, "the cards waited for the spans"
+    expect(page.locator("#timeline-feed .span-note:not(.span-empty)")).to_have_count(0)  # reserved lines only
+
+    held[0].continue_()
+    expect(page.locator("#timeline-feed .span-note:not(.span-empty)").first).to_be_attached()
     page.wait_for_load_state("networkidle")
     assert article_ids(page) == expected
-    assert later_requests == [response.url], "the page needed more than one round trip to show its cards"
+    assert later_requests == [response.url, held[0].request.url], (
+        "the page needed more than one round trip to show its cards (or asked for its spans more than once)"
+    )
     watch.assert_clean()
 
 
@@ -285,12 +377,16 @@ def test_older_activities_link_works_without_javascript(
     assert PAGE_SIZE < len(expected) <= 2 * PAGE_SIZE
     page = open_page(java_script_enabled=False)
     page.goto(app_server.timeline_url(ORG, "ct_ada"))
+    # Nothing would fetch the spans: the page's <noscript> refresh asks for one that carries them inline.
+    page.wait_for_url(re.compile(r"[?&]inline=1$"))
+    page.wait_for_load_state()
     first = article_ids(page)
     assert first == expected[:PAGE_SIZE]
+    expect(page.locator("#timeline-feed .span-note[data-span]").first).to_be_attached()  # spans came inline
 
     with page.expect_navigation():
         page.get_by_role("link", name="Older activities").click()
-    assert "before=" in page.url
+    assert "cursor=" in page.url
     expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace")  # a full page, not a fragment
     second = article_ids(page)
     assert second, "the older page is empty"
