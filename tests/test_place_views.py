@@ -335,7 +335,7 @@ def test_the_live_check_needs_access_like_the_page(
 def test_an_id_invent_writes_with_other_characters_gets_a_link_to_its_time_only() -> None:
     from timeline_site.invent.types import Activity
     from timeline_site.timeline.place_links import permalinks
-    from timeline_site.timeline.views import TimelineQuery
+    from timeline_site.timeline.query import TimelineQuery
 
     link = permalinks(TimelineQuery(ORG, "ct_ada", ["note_created"], None))
     when = datetime(2026, 3, 14, 10, 22, 33, 120, tzinfo=UTC)

@@ -135,7 +135,7 @@
     });
   });
 
-  // 7. A page's spans loader (in #spans-loaders or #newer-spans, which only grow) has done its work once
+  // 7. A page's spans loader (in #page-spans or #newer-spans, which only grow) has done its work once
   //    its request is over: its answer is already swapped in. Gone, so a long scroll leaves no trail.
   document.addEventListener("htmx:afterRequest", function (event) {
     var loader = event.detail ? event.detail.elt : null;

@@ -25,7 +25,7 @@ from timeline_site.invent.timeline import TimelinePage
 from timeline_site.invent.types import Activity
 
 if TYPE_CHECKING:
-    from timeline_site.timeline.views import TimelineQuery
+    from timeline_site.timeline.query import TimelineQuery
 
 ENTRY_ID = re.compile(r"\A[A-Za-z0-9_-]{1,256}\Z")  # like org and contact ids, a little longer
 PLACE_FRAGMENT = "place"  # the id of the card a link or a date opened at

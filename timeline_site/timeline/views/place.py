@@ -39,16 +39,16 @@ from timeline_site.timeline.display import Entry, build_entries
 from timeline_site.timeline.forms import LiveCheckForm, TimelineQueryForm
 from timeline_site.timeline.fragments import cached_fragment, fragment_key, store_fragment
 from timeline_site.timeline.place_links import feed_top, permalinks
-from timeline_site.timeline.views import (
+from timeline_site.timeline.query import TimelineQuery
+from timeline_site.timeline.views.common import (
     PAGE_TEMPLATE,
     HtmxHttpRequest,
-    TimelineQuery,
-    _bad_request,
-    _context,
-    _header,
-    _page_context,
+    bad_request,
     contact_access,
+    contact_header,
     describe_failure,
+    failure_page,
+    page_context,
     with_retry_after,
 )
 
@@ -88,9 +88,7 @@ def _located(request: HtmxHttpRequest, query: TimelineQuery, data: dict[str, Any
         located, contact = located_view(org_id=query.org_id, contact_id=query.contact_id, types=query.types,
                                         actors=query.actors, place=place)  # fmt: skip
     except InventError as exc:
-        problem = describe_failure(exc)
-        response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
-        return with_retry_after(response, problem)
+        return failure_page(request, query, exc)
     page, spans, state = located.page, None, state_from_record(contact)
     if inline:  # no JavaScript: the spans come with the page
         streams = streams_for_page(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
@@ -98,11 +96,11 @@ def _located(request: HtmxHttpRequest, query: TimelineQuery, data: dict[str, Any
         spans, state = spans_and_state(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
                                        contact=contact, streams=streams)  # fmt: skip
     # Nothing is above this page on screen (previous day: none), and its spans are asked with its own cursor.
-    context = _page_context(replace(query, cursor=None), page, spans=spans, spans_follow=not inline)
+    context = page_context(replace(query, cursor=None), page, spans=spans, spans_follow=not inline)
     entries, notice = _mark_place(context["entries"], located, place, day, tz=tz, filtered=context["filtered"])
     context.update(
         entries=entries, place_notice=notice, is_first_page=located.cursor is None, contact=contact, inline=inline,
-        header=_header(contact, state, history_pending=not inline), at_time=day,
+        header=contact_header(contact, state, history_pending=not inline), at_time=day,
         spans_url=query.url("contact_spans", cursor=located.cursor) if not inline else None,
         feed_top=feed_top(query, located.newer, at_top=located.at_top),
     )  # fmt: skip
@@ -197,18 +195,16 @@ def _newer_as_page(request: HtmxHttpRequest, query: TimelineQuery, cursor: Newer
         above, contact = newer_view(org_id=query.org_id, contact_id=query.contact_id, types=query.types,
                                     actors=query.actors, cursor=cursor)  # fmt: skip
     except InventError as exc:
-        problem = describe_failure(exc)
-        response = render(request, "timeline/error.html", _context(query, problem=problem), status=problem.status)
-        return with_retry_after(response, problem)
+        return failure_page(request, query, exc)
     page = TimelinePage(activities=above.activities, next_cursor=above.older, total=above.total,
                         offset=above.offset, skipped=above.skipped, stale=above.stale)  # fmt: skip
     streams = streams_for_page(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
                                types=query.types, from_top=False, complete=page.next_cursor is None)  # fmt: skip
     spans, state = spans_and_state(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
                                    contact=contact, streams=streams)  # fmt: skip
-    context = _page_context(replace(query, cursor=None), page, spans=spans, spans_follow=False)
+    context = page_context(replace(query, cursor=None), page, spans=spans, spans_follow=False)
     context.update(
-        contact=contact, header=_header(contact, state), inline=True, is_first_page=False,
+        contact=contact, header=contact_header(contact, state), inline=True, is_first_page=False,
         feed_top=feed_top(query, above.newer, at_top=above.at_top, lost=above.lost),
     )  # fmt: skip
     if request.method == "GET":
@@ -246,7 +242,7 @@ def contact_live(request: HtmxHttpRequest, org_id: str, contact_id: str) -> Http
     form = LiveCheckForm(request.GET)
     query = TimelineQuery(org_id, contact_id, [], None)
     if not form.is_valid():
-        return _bad_request(request, query, form)
+        return bad_request(request, query, form)
     data = form.cleaned_data
     query = TimelineQuery(org_id, contact_id, list(data["type"]), None, tuple(data["by"]))
     try:
