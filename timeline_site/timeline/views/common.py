@@ -71,7 +71,7 @@ def describe_failure(error: InventError) -> Problem:
                        "This is a configuration problem: tell your administrator.", 502)  # fmt: skip
     if isinstance(error, InventAllowanceSpent) and error.retry_after is None:
         # This request's own cap on upstream calls, not Invent: loading it again is fine.
-        return Problem("This page needed too much of Invent", f"{error.message} Load it again.", 503)
+        return Problem("This page needed too much of Invent", error.message, 503)
     if isinstance(error, InventRateLimited):
         wait = error.retry_after
         when = f"in {wait} second{'s' if wait != 1 else ''}" if wait else "in a minute"
