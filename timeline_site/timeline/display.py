@@ -21,7 +21,6 @@ from timeline_site.invent.types import Activity, ActorKind
 
 PerformerKind = ActorKind
 EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST"
-CLOCK_FORMAT = "H:i"  # "07:00": on every card; the day is its day header, the zone named once on the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +81,12 @@ def relative_time(moment: datetime, now: datetime) -> str:
         return "1 week ago" if weeks == 1 else f"{weeks} weeks ago" if days < 60 else f"{days // 30} months ago"
     years = days // 365
     return "1 year ago" if years == 1 else f"{years} years ago"
+
+
+def clock_time(local: datetime) -> str:
+    """ "11:02": hours and minutes on the 24-hour clock, as Django's "H:i" writes them (no names, nothing
+    to translate, so plain formatting says the same at a fraction of the cost on every card)."""
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def exact_time(moment: datetime, tz: tzinfo) -> str:
@@ -216,7 +221,7 @@ def build_entries(
                 day=day_label(day, today) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
                 exact=format_date(local, EXACT_FORMAT),
-                clock=format_date(local, CLOCK_FORMAT),
+                clock=clock_time(local),
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
                 span_pending=pending and activity.type in SPAN_TYPES,
