@@ -1,6 +1,6 @@
 """The demo Invent HTTP API as a plain WSGI application.
 
-It speaks the contract in docs `invent-api.md`: Bearer auth, `/orgs/{org}/...`
+It speaks Invent's documented contract: Bearer auth, `/orgs/{org}/...`
 routes with the `c` shorthand, bare JSON arrays with `pagination-*` headers, and
 JSON error bodies. It is served in-process (see `transport.py`) or over real HTTP
 (`serve_demo_invent`, `wsgi.py`), so the dashboard's requests code is the same

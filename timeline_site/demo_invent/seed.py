@@ -501,7 +501,7 @@ class _Seeder:
 
 
 def _contact_segment(segment: dict[str, Any]) -> dict[str, Any]:
-    # Segments inside a contact object carry no `boards` (contract 5.1).
+    # Segments inside a contact object carry no `boards` (as Invent documents the contact object).
     return {key: value for key, value in segment.items() if key != "boards"}
 
 
@@ -516,7 +516,7 @@ def file_object(
     size: Any = None,
     url: str | None = None,
 ) -> dict[str, Any]:
-    """A File (contract 1.10); size and URL default to the served asset's."""
+    """A File object as Invent documents it; size and URL default to the served asset's."""
     served = get_asset(asset)
     assert served is not None, asset
     return {

@@ -162,7 +162,9 @@ def _adopt_into_current_watch(connection: HTTPConnection) -> None:
         watch.adopt(connection)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Watched(HTTPConnection):
+    """A connection the current attempt's deadline watch can cut (HTTP and HTTPS alike)."""
+
     def connect(self) -> None:
         _adopt_into_current_watch(self)
         super().connect()
@@ -173,15 +175,12 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _adopt_into_current_watch(self)
-        super().connect()
-        setattr(self, _SOCKET_ATTR, self.sock)
+class _WatchedHTTPConnection(_Watched):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _adopt_into_current_watch(self)
-        super().request(*args, **kwargs)
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):

@@ -16,6 +16,7 @@ business, free to change between releases (an old link is then refused too).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,14 +68,18 @@ def encode_cursor(cursor: Cursor) -> str:
 
 def decode_cursor(token: str) -> Cursor:
     """The cursor in `token`, or CursorError. Nothing in it is trusted before the signature is."""
+    return _unsigned(token, salt=SALT, read=_from_payload)
+
+
+def _unsigned[C](token: str, *, salt: str, read: Callable[[Any], C]) -> C:
     if len(token) > MAX_TOKEN_LENGTH:
         raise CursorError("too long")
     try:
-        payload = signing.loads(token, salt=SALT)
+        payload = signing.loads(token, salt=salt)
     except signing.BadSignature:
         raise CursorError("bad signature") from None
     try:
-        return _from_payload(payload)
+        return read(payload)
     except (KeyError, TypeError, ValueError) as exc:  # signed by us, but by another release
         raise CursorError("unreadable") from exc
 
@@ -132,16 +137,7 @@ def encode_newer_cursor(cursor: NewerCursor) -> str:
 
 def decode_newer_cursor(token: str) -> NewerCursor:
     """The newer cursor in `token`, or CursorError, checked as strictly as `decode_cursor`."""
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise CursorError("too long")
-    try:
-        payload = signing.loads(token, salt=NEWER_SALT)
-    except signing.BadSignature:
-        raise CursorError("bad signature") from None
-    try:
-        return _newer_from_payload(payload)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CursorError("unreadable") from exc
+    return _unsigned(token, salt=NEWER_SALT, read=_newer_from_payload)
 
 
 def _newer_from_payload(payload: Any) -> NewerCursor:

@@ -1,6 +1,6 @@
 """The find page: which organisations a user may search, what a query means, recent contacts.
 
-What was typed is turned into one of Invent's contact filters (contract 5.1):
+What was typed is turned into one of Invent's documented contact filters (GET /orgs/{org}/contacts):
 
 - anything with an "@" is an e-mail address: the `email` filter;
 - digits, optionally with "+", spaces, dots, dashes, slashes or brackets, are a
