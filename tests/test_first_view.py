@@ -241,3 +241,17 @@ def test_another_user_or_contact_gets_a_row_of_its_own(staff_client: Client, sta
     assert sorted(TimelineView.objects.values_list("user__username", "contact_id")) == [
         ("agent", "ct_ada"), ("agent", "ct_heavy"), ("other", "ct_ada"),
     ]  # fmt: skip
+
+
+def test_any_page_of_a_timeline_is_a_reading_whatever_the_headers(staff_client: Client) -> None:
+    """A full page opened with a cursor (an "Older activities" link without JavaScript, or a link passed
+    on) and an appended page asked for directly both show the contact's timeline: each is recorded."""
+    heavy = reverse("contact_timeline", args=["northwind", "ct_heavy"])
+    older = re.search(r'<a class="button older" href="([^"]+)"', staff_client.get(heavy).content.decode())
+    assert older
+    TimelineView.objects.all().delete()
+    staff_client.get(older.group(1).replace("&amp;", "&"))
+    assert rows() == [("northwind", "ct_heavy", "Henrietta Heavy")]
+    TimelineView.objects.all().delete()
+    staff_client.get(older.group(1).replace("&amp;", "&"), **HX)
+    assert rows() == [("northwind", "ct_heavy", "")]
