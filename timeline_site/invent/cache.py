@@ -181,7 +181,11 @@ def cached_upstream(
         # Someone else is fetching this very thing: wait for their answer
         # rather than spending another upstream call on it.
         outcome = _wait_for_other_fetch(
-            key=key, stale_key=stale_key, lock_key=lock_key, failure_key=failure_key, seconds=lock_seconds,
+            key=key,
+            stale_key=stale_key,
+            lock_key=lock_key,
+            failure_key=failure_key,
+            seconds=lock_seconds,
             on_stale=on_stale,
         )
         if outcome is not None:
