@@ -29,7 +29,7 @@ ALLOWED_ATTRIBUTES = {
     "class", "id", "data-activity-id", "data-activity-type", "data-actor-kind", "aria-posinset", "aria-setsize",
     "aria-labelledby", "tabindex", "aria-hidden", "viewbox", "width", "height", "focusable", "fill", "fill-rule",
     "d", "src", "alt", "loading", "decoding", "referrerpolicy", "datetime", "title", "data-exact", "href", "rel",
-    "target", "aria-label", "data-span", "hidden", "data-hx-swap-oob", "data-relative",
+    "target", "aria-label", "data-span", "hidden", "data-hx-swap-oob", "data-relative", "role",
 }  # fmt: skip
 
 

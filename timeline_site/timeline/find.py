@@ -204,7 +204,7 @@ def recently_viewed(
                 org_label=labels.get(org_id, org_id),
                 contact_id=contact_id,
                 name=row["name"] or "",
-                viewed_at=row["last_viewed"],
+                viewed_at=row["last_viewed"].replace(microsecond=0),  # <time datetime> takes milliseconds at most
                 viewed_relative=relative_time(row["last_viewed"], now),
                 viewed_exact=exact_time(row["last_viewed"], tz),
                 url=reverse("contact_timeline", args=[org_id, contact_id]),
