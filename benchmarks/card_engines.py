@@ -89,9 +89,9 @@ def is_text(value: object) -> bool:
 
 @register.filter
 def files_at_once(files: Sequence[object]) -> tuple[Sequence[object], Sequence[object]]:
-    """A note's attachments: those shown, and those folded away (two at once when there are more than three).
+    """A note's attachments: those shown, and those folded away (up to two at once; of more, the first).
     The Jinja2 card works this out inline; Django templates have no arithmetic."""
-    at_once = 2 if len(files) > 3 else 3
+    at_once = 1 if len(files) > 2 else 2
     return files[:at_once], files[at_once:]
 
 
