@@ -30,6 +30,7 @@ ALLOWED_ATTRIBUTES = {
     "aria-labelledby", "tabindex", "aria-hidden", "viewbox", "width", "height", "focusable", "fill", "fill-rule",
     "d", "src", "alt", "loading", "decoding", "referrerpolicy", "datetime", "title", "data-exact", "href", "rel",
     "target", "aria-label", "data-span", "hidden", "data-hx-swap-oob", "data-relative", "role",
+    "data-created-at",
 }  # fmt: skip
 
 

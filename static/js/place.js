@@ -197,8 +197,9 @@
     var visited = micros(template.getAttribute("data-visited"));
     var list = cards();
     for (var i = 1; i < list.length; i++) {
-      var time = list[i].querySelector("time[datetime]");
-      if (time && micros(time.getAttribute("datetime")) <= visited) {
+      // data-created-at keeps Invent's microseconds (a <time datetime> may hold milliseconds at most).
+      var created = list[i].getAttribute("data-created-at");
+      if (created && micros(created) <= visited) {
         list[i].insertBefore(template.content.cloneNode(true), list[i].firstChild);
         template.remove();
         return;
