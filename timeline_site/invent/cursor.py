@@ -84,20 +84,28 @@ def _unsigned[C](token: str, *, salt: str, read: Callable[[Any], C]) -> C:
         raise CursorError("unreadable") from exc
 
 
-def _from_payload(payload: Any) -> Cursor:
-    before = parse_datetime(payload["b"])
-    if before is None or before.tzinfo is None:
+def _read_common(
+    payload: Any, *, anchor: str
+) -> tuple[datetime, tuple[int, ...], tuple[int | None, ...], tuple[str, ...]]:
+    """What both cursors carry: the anchor, a number per stream ("p"), the counts then, the ids seen at the anchor."""
+    at = parse_datetime(payload[anchor])
+    if at is None or at.tzinfo is None:
         raise ValueError("no anchor")
-    pages = tuple(int(p) for p in payload["p"])
+    per_stream = tuple(int(p) for p in payload["p"])
     counts = tuple(None if c is None else int(c) for c in payload["c"])
     seen = tuple(str(s) for s in payload["s"])
-    shown = int(payload["n"])
-    if not 0 < len(pages) <= len(KNOWN_ACTIVITY_TYPES) or (counts and len(counts) != len(pages)):
+    if not 0 < len(per_stream) <= len(KNOWN_ACTIVITY_TYPES) or (counts and len(counts) != len(per_stream)):
         raise ValueError("streams")
-    if any(not 0 <= p <= MAX_UPSTREAM_PAGE for p in pages) or not 0 <= shown <= MAX_SHOWN:
-        raise ValueError("range")
     if len(seen) > MAX_SEEN_IDS:
         raise ValueError("seen")
+    return at, per_stream, counts, seen
+
+
+def _from_payload(payload: Any) -> Cursor:
+    before, pages, counts, seen = _read_common(payload, anchor="b")
+    shown = int(payload["n"])
+    if any(not 0 <= p <= MAX_UPSTREAM_PAGE for p in pages) or not 0 <= shown <= MAX_SHOWN:
+        raise ValueError("range")
     return Cursor(before=before, seen=seen, pages=pages, counts=counts, shown=shown)
 
 
@@ -141,17 +149,12 @@ def decode_newer_cursor(token: str) -> NewerCursor:
 
 
 def _newer_from_payload(payload: Any) -> NewerCursor:
-    after = parse_datetime(payload["a"])
-    if after is None or after.tzinfo is None:
-        raise ValueError("no anchor")
-    positions = tuple(int(p) for p in payload["p"])
-    counts = tuple(None if c is None else int(c) for c in payload["c"])
-    seen = tuple(str(s) for s in payload["s"])
+    after, positions, counts, seen = _read_common(payload, anchor="a")
     top = int(payload["t"])
-    if not 0 < len(positions) <= len(KNOWN_ACTIVITY_TYPES) or len(counts) != len(positions):
+    if len(counts) != len(positions):
         raise ValueError("streams")
     if any(not 0 <= n <= MAX_SHOWN for n in (*positions, *(c for c in counts if c is not None))):
         raise ValueError("range")
-    if not 1 <= top <= MAX_SHOWN or len(seen) > MAX_SEEN_IDS:
-        raise ValueError("top or seen")
+    if not 1 <= top <= MAX_SHOWN:
+        raise ValueError("top")
     return NewerCursor(after=after, seen=seen, positions=positions, counts=counts, top=top)
