@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from timeline_site.invent.client import is_valid_path_part
-from timeline_site.invent.contact_state import ContactState
+from timeline_site.invent.contact_state import ContactState, spans_and_state
 from timeline_site.invent.errors import (
     InventAllowanceSpent,
     InventAuthError,
@@ -25,6 +25,7 @@ from timeline_site.invent.errors import (
     InventRateLimited,
 )
 from timeline_site.invent.kinds import KINDS
+from timeline_site.invent.pairing import ActivitySpan
 from timeline_site.invent.spans import streams_for_page
 from timeline_site.invent.streams import StreamSet
 from timeline_site.invent.timeline import TimelinePage
@@ -141,12 +142,24 @@ def page_context(query: TimelineQuery, page: TimelinePage, *, spans: Any, spans_
     )  # fmt: skip
 
 
-def page_streams(query: TimelineQuery, page: TimelinePage) -> StreamSet:
+def page_streams(query: TimelineQuery, page: TimelinePage, *, from_top: bool | None = None) -> StreamSet:
     """The streams a page's spans read, seeded with the page itself when it was read from the top
     (not under an actor filter: then the page does not hold every activity of its types)."""
+    if from_top is None:
+        from_top = query.cursor is None
     return streams_for_page(
         org_id=query.org_id, contact_id=query.contact_id, activities=page.activities, types=query.types,
-        from_top=query.cursor is None and not query.actors, complete=page.next_cursor is None,
+        from_top=from_top and not query.actors, complete=page.next_cursor is None,
+    )  # fmt: skip
+
+
+def history_inline(
+    query: TimelineQuery, page: TimelinePage, contact: Contact | None, *, from_top: bool | None = None
+) -> tuple[dict[str, ActivitySpan] | None, ContactState]:
+    """A page's spans and the header's state worked out in this request: pages without JavaScript."""
+    return spans_and_state(
+        org_id=query.org_id, contact_id=query.contact_id, activities=page.activities, contact=contact,
+        streams=page_streams(query, page, from_top=from_top),
     )  # fmt: skip
 
 

@@ -26,13 +26,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_htmx.http import reswap
 
-from timeline_site.invent.contact_state import spans_and_state, state_from_record
+from timeline_site.invent.contact_state import state_from_record
 from timeline_site.invent.cursor import NewerCursor, encode_newer_cursor
 from timeline_site.invent.errors import InventError
 from timeline_site.invent.kinds import SPAN_TYPES
 from timeline_site.invent.locate import LocatedPage, Place, located_view
 from timeline_site.invent.newer import NewerPage, live_news, newer_page, newer_view
-from timeline_site.invent.spans import activity_spans, streams_for_page
+from timeline_site.invent.spans import activity_spans
 from timeline_site.invent.timeline import TimelinePage
 from timeline_site.timeline.audit import record_reading
 from timeline_site.timeline.display import Entry, build_entries
@@ -48,6 +48,7 @@ from timeline_site.timeline.views.common import (
     contact_header,
     describe_failure,
     failure_page,
+    history_inline,
     page_context,
     with_retry_after,
 )
@@ -91,10 +92,7 @@ def _located(request: HtmxHttpRequest, query: TimelineQuery, data: dict[str, Any
         return failure_page(request, query, exc)
     page, spans, state = located.page, None, state_from_record(contact)
     if inline:  # no JavaScript: the spans come with the page
-        streams = streams_for_page(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
-                                   types=query.types, from_top=False, complete=page.next_cursor is None)  # fmt: skip
-        spans, state = spans_and_state(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
-                                       contact=contact, streams=streams)  # fmt: skip
+        spans, state = history_inline(query, page, contact, from_top=False)
     # Nothing is above this page on screen (previous day: none), and its spans are asked with its own cursor.
     context = page_context(replace(query, cursor=None), page, spans=spans, spans_follow=not inline)
     entries, notice = _mark_place(context["entries"], located, place, day, tz=tz, filtered=context["filtered"])
@@ -198,10 +196,7 @@ def _newer_as_page(request: HtmxHttpRequest, query: TimelineQuery, cursor: Newer
         return failure_page(request, query, exc)
     page = TimelinePage(activities=above.activities, next_cursor=above.older, total=above.total,
                         offset=above.offset, skipped=above.skipped, stale=above.stale)  # fmt: skip
-    streams = streams_for_page(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
-                               types=query.types, from_top=False, complete=page.next_cursor is None)  # fmt: skip
-    spans, state = spans_and_state(org_id=query.org_id, contact_id=query.contact_id, activities=page.activities,
-                                   contact=contact, streams=streams)  # fmt: skip
+    spans, state = history_inline(query, page, contact, from_top=False)
     context = page_context(replace(query, cursor=None), page, spans=spans, spans_follow=False)
     context.update(
         contact=contact, header=contact_header(contact, state), inline=True, is_first_page=False,

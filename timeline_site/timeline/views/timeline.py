@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 
-from timeline_site.invent.contact_state import contact_state, spans_and_state, state_from_record
+from timeline_site.invent.contact_state import contact_state, state_from_record
 from timeline_site.invent.errors import (
     InventError,
 )
@@ -42,6 +42,7 @@ from timeline_site.timeline.views.common import (
     contact_label,
     describe_failure,
     failure_page,
+    history_inline,
     page_context,
     page_streams,
     timeline_context,
@@ -94,8 +95,7 @@ def _first_view_context(
     org_id, contact_id = query.org_id, query.contact_id
     spans, state = None, state_from_record(contact)
     if inline:
-        spans, state = spans_and_state(org_id=org_id, contact_id=contact_id, activities=page.activities,
-                                       contact=contact, streams=page_streams(query, page))  # fmt: skip
+        spans, state = history_inline(query, page, contact)
     context = page_context(query, page, spans=spans, spans_follow=not inline)
     context.update(contact=contact, header=contact_header(contact, state, history_pending=not inline), inline=inline)
     if query.cursor is None:  # the newest page: where the last visit ends (read before this one is recorded)
