@@ -181,17 +181,6 @@ def budget_used(*, store: BaseCache | None = None, clock: Clock = time.time, pre
     return sum(int(v) for v in values.values())
 
 
-def budget_hook(per_minute: int) -> Callable[[], None] | None:
-    """The InventClient.before_request hook for this rate, or None when the budget is off."""
-    if per_minute <= 0:
-        return None
-
-    def spend() -> None:
-        budget_spend(per_minute=per_minute)
-
-    return spend
-
-
 # --- Per request and per user ---------------------------------------------
 
 

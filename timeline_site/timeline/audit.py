@@ -16,7 +16,7 @@ READING_WINDOW = timedelta(minutes=5)
 
 
 def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contact: Contact | None) -> None:
-    """Record that the signed-in user was shown this contact's first page (whatever the headers)."""
+    """Record that the signed-in user was shown a page of this contact's timeline (whatever the headers)."""
     if not request.user.is_authenticated:
         return
     name = (contact.display_name if contact else "")[:200]

@@ -16,9 +16,8 @@ from datetime import datetime, tzinfo
 
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.dateformat import format as format_date
 
-from timeline_site.timeline.display import Entry, day_label
+from timeline_site.timeline.display import Entry, clock_time, day_label
 from timeline_site.timeline.models import TimelineView
 
 
@@ -50,7 +49,7 @@ def visit_label(moment: datetime, *, tz: tzinfo, now: datetime) -> str:
     day = day_label(local.date(), now.astimezone(tz).date())
     if day in {"Today", "Yesterday"}:
         day = day.lower()
-    return f"Your last visit: {day} {format_date(local, 'H:i')}"
+    return f"Your last visit: {day} {clock_time(local)}"
 
 
 def mark_last_visit(
