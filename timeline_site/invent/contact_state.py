@@ -12,7 +12,7 @@ is read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,11 +53,6 @@ class ContactState:
 
 
 UNKNOWN_STATE = ContactState(blocked=None, worked_out=False)
-
-
-def _text(metadata: Mapping[str, object] | None, key: str) -> str:
-    value = metadata.get(key) if metadata is not None else None
-    return value[:1000] if isinstance(value, str) else ""
 
 
 def _walk(pair: Pair, key: str, streams: StreamSet) -> Walk:
@@ -130,9 +125,9 @@ def _state_for_contact(contact: Contact, streams: StreamSet | None) -> ContactSt
         blocked_since = contact.blocked_at or (block_event.created_at if block_event else None)
     if contact.unsubscribed:
         unsubscribed_since = contact.unsubscribed_at or (unsubscribe_event.created_at if unsubscribe_event else None)
-        metadata = unsubscribe_event.metadata if unsubscribe_event is not None else None
-        reason = contact.unsubscribe_reason or _text(metadata, "reason")
-        feedback = contact.unsubscribe_feedback or _text(metadata, "feedback")
+        event = unsubscribe_event
+        reason = contact.unsubscribe_reason or (event.metadata_text("reason") if event else "")
+        feedback = contact.unsubscribe_feedback or (event.metadata_text("feedback") if event else "")
     return ContactState(
         blocked=contact.blocked,
         blocked_since=blocked_since,
@@ -151,7 +146,6 @@ def _state_without_contact(streams: StreamSet) -> ContactState:
     blocked, unsubscribed = _state_from_events(BLOCK, streams), _state_from_events(SUBSCRIPTION, streams)
     block_event = blocked.run[0] if blocked.state == "open" else None
     unsubscribe_event = unsubscribed.run[0] if unsubscribed.state == "open" else None
-    metadata = unsubscribe_event.metadata if unsubscribe_event is not None else None
     return ContactState(
         blocked=None if blocked.state == "unknown" else blocked.state == "open",
         blocked_since=block_event.created_at if block_event else None,
@@ -159,8 +153,8 @@ def _state_without_contact(streams: StreamSet) -> ContactState:
         unsubscribed=None if unsubscribed.state == "unknown" else unsubscribed.state == "open",
         unsubscribed_since=unsubscribe_event.created_at if unsubscribe_event else None,
         unsubscribe_event=unsubscribe_event,
-        unsubscribe_reason=_text(metadata, "reason"),
-        unsubscribe_feedback=_text(metadata, "feedback"),
+        unsubscribe_reason=unsubscribe_event.metadata_text("reason") if unsubscribe_event else "",
+        unsubscribe_feedback=unsubscribe_event.metadata_text("feedback") if unsubscribe_event else "",
         segments=_segments_from_events(streams),
         from_events=True,
     )

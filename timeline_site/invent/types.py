@@ -134,6 +134,12 @@ class Activity:
     def is_known_type(self) -> bool:
         return self.type in KNOWN_ACTIVITY_TYPES
 
+    def metadata_text(self, key: str) -> str:
+        """A text value of the free-form metadata ("reason", "feedback"); "" when absent or not text.
+        Where it is shown, the display bounds it."""
+        value = self.metadata.get(key)
+        return value if isinstance(value, str) else ""
+
     @property
     def staff_member(self) -> Actor | None:
         """The colleague who did it: the activity's actor, or the note's author."""

@@ -158,8 +158,7 @@ def _status(
     now: datetime, reason: str = "", feedback: str = "",
 ) -> StatusLine:  # fmt: skip
     if event is not None and not reason:
-        value = event.metadata.get("reason")
-        reason = value if isinstance(value, str) else ""
+        reason = event.metadata_text("reason")
     performer = performer_of(event) if event is not None else None
     return StatusLine(
         kind=kind,

@@ -68,11 +68,6 @@ def _files(activity: Activity) -> list[File]:
     return [*attachments, activity.file] if activity.file is not None else attachments
 
 
-def _text(metadata: Any, key: str) -> str:
-    value = metadata.get(key) if hasattr(metadata, "get") else None
-    return value if isinstance(value, str) else ""
-
-
 def csv_cells(activity: Activity) -> list[str]:
     who = activity.assistant or activity.staff_member
     files = _files(activity)
@@ -90,8 +85,8 @@ def csv_cells(activity: Activity) -> list[str]:
         "\n".join(f.url or "" for f in files),
         activity.segment.name if activity.segment is not None else "",
         activity.broadcast.name if activity.broadcast is not None else "",
-        _text(metadata, "reason"),
-        _text(metadata, "feedback"),
+        activity.metadata_text("reason"),
+        activity.metadata_text("feedback"),
         json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if metadata else "",
     ]
     return [safe_cell(cell) for cell in cells]
