@@ -26,11 +26,11 @@ from datetime import datetime
 from django.conf import settings
 
 from timeline_site.invent.budget import current_allowance, request_allowance
-from timeline_site.invent.contacts import contact_or_none
+from timeline_site.invent.contacts import with_contact
 from timeline_site.invent.cursor import Cursor, NewerCursor
 from timeline_site.invent.errors import InventAllowanceSpent
 from timeline_site.invent.newer import anchor_at, top_cursor
-from timeline_site.invent.streams import Stream, parallel_map, run_in_background
+from timeline_site.invent.streams import Stream, parallel_map
 from timeline_site.invent.timeline import (
     MAX_FILTERED_PAGES,
     MAX_UPSTREAM_PAGES_PER_STREAM,
@@ -204,9 +204,7 @@ def located_view(
     *, org_id: str, contact_id: str, types: Sequence[str], actors: Collection[str] = (), place: Place
 ) -> tuple[LocatedPage, Contact | None]:
     """A located full page's first round: the page at the place, and the contact record, read at once."""
-    if not settings.INVENT_PARALLEL_FETCH:
-        located = locate_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, place=place)
-        return located, contact_or_none(org_id=org_id, contact_id=contact_id)
-    contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
-    located = locate_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, place=place)
-    return located, contact.result()
+    return with_contact(
+        lambda: locate_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, place=place),
+        org_id=org_id, contact_id=contact_id,
+    )  # fmt: skip

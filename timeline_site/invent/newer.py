@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from timeline_site.invent.contacts import contact_or_none
+from timeline_site.invent.contacts import with_contact
 from timeline_site.invent.cursor import MAX_SEEN_IDS, Cursor, NewerCursor, seen_digest
 from timeline_site.invent.spans import budget_allows_spans
-from timeline_site.invent.streams import Stream, fetch_activity_page, parallel_map, run_in_background
+from timeline_site.invent.streams import Stream, fetch_activity_page, parallel_map
 from timeline_site.invent.timeline import TimelinePage, actor_filter, stream_types
 from timeline_site.invent.types import Activity, ActivityPage, Contact
 
@@ -189,12 +189,10 @@ def newer_view(
 ) -> tuple[NewerPage, Contact | None]:
     """The page above as a page of its own (a "Newer activities" link without JavaScript): it and the
     contact record, read at once."""
-    if not settings.INVENT_PARALLEL_FETCH:
-        above = newer_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
-        return above, contact_or_none(org_id=org_id, contact_id=contact_id)
-    contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
-    above = newer_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
-    return above, contact.result()
+    return with_contact(
+        lambda: newer_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor),
+        org_id=org_id, contact_id=contact_id,
+    )  # fmt: skip
 
 
 def _page_above(

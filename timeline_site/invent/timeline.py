@@ -25,13 +25,13 @@ from datetime import datetime
 
 from django.conf import settings
 
+from timeline_site.invent import contacts
 from timeline_site.invent.cache import StaleCopy
 from timeline_site.invent.client import upstream_ms
-from timeline_site.invent.contacts import contact_or_none
 from timeline_site.invent.cursor import MAX_SEEN_IDS, Cursor, seen_digest
 from timeline_site.invent.errors import InventError
 from timeline_site.invent.kinds import KNOWN_ACTIVITY_TYPES
-from timeline_site.invent.streams import END_OF_TIME, Stream, parallel_map, run_in_background
+from timeline_site.invent.streams import END_OF_TIME, Stream, parallel_map
 from timeline_site.invent.types import ACTOR_KINDS, Activity, Contact
 
 logger = logging.getLogger(__name__)
@@ -231,16 +231,13 @@ def first_view(
 ) -> tuple[TimelinePage, Contact | None]:  # fmt: skip
     """A full page's one upstream round: the timeline page (its failure is the page's) and the
     contact record (its failure only loses the header's details), read at once."""
+
+    def read() -> TimelinePage:
+        return timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
+
     if not with_contact:
-        return timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor), None
-    if not settings.INVENT_PARALLEL_FETCH:
-        return (
-            timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor),
-            contact_or_none(org_id=org_id, contact_id=contact_id),
-        )
-    contact = run_in_background(lambda: contact_or_none(org_id=org_id, contact_id=contact_id))
-    page = timeline_page(org_id=org_id, contact_id=contact_id, types=types, actors=actors, cursor=cursor)
-    return page, contact.result()
+        return read(), None
+    return contacts.with_contact(read, org_id=org_id, contact_id=contact_id)
 
 
 FirstView = tuple[TimelinePage, Contact | None]
