@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.template import engines
+from django.utils import translation
+from django.utils.dateformat import format as format_date
 
 from timeline_site.invent.kinds import GENERIC_KIND, KINDS, SpanState
 from timeline_site.invent.pairing import ActivitySpan
 from timeline_site.invent.parse import label, parse_activity, safe_url
 from timeline_site.invent.types import Activity, Actor, Assistant, Note
 from timeline_site.timeline.display import (
+    EXACT_FORMAT,
     build_entries,
     day_label,
     exact_time,
@@ -66,6 +70,39 @@ def test_relative_time(delta: timedelta, expected: str) -> None:
 
 def test_exact_time_is_in_the_viewers_zone_with_its_label() -> None:
     assert exact_time(NOW, ZoneInfo("America/New_York")) == "Mon 30 Nov 2026, 07:00:00 EST"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham",
+                                  "America/St_Johns", "Europe/Dublin", "Africa/Casablanca", "America/Sao_Paulo"])  # fmt: skip
+def test_exact_time_says_what_djangos_date_engine_says(zone: str) -> None:
+    """Names from Django's engine, numbers and the zone's name by plain formatting: the same text as the
+    `date` filter's EXACT_FORMAT for any moment (400 random ones a zone, 1900 to 2100, seeded), except
+    the hour a clock goes back, where Django names no zone (the next test)."""
+    rng = random.Random(zone)
+    tz = ZoneInfo(zone)
+    for _ in range(400):
+        moment = datetime(1900, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(200 * 365 * 86400))
+        local = moment.astimezone(tz)
+        if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+            continue  # ambiguous or skipped wall time
+        assert exact_time(moment, tz) == format_date(local, EXACT_FORMAT), moment
+
+
+def test_exact_time_names_the_zone_in_the_hour_a_clock_goes_back() -> None:
+    new_york = ZoneInfo("America/New_York")
+    first, second = datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    assert exact_time(first, new_york) == "Sun 1 Nov 2026, 01:30:00 EDT"
+    assert exact_time(second, new_york) == "Sun 1 Nov 2026, 01:30:00 EST"
+
+
+def test_date_words_are_written_in_the_active_language() -> None:
+    """The words of a day are kept per language: a page in another language gets its own."""
+    day = date(2026, 11, 30)
+    with translation.override("de"):
+        german = day_label(day, date(2026, 12, 20))
+    with translation.override("en-gb"):
+        english = day_label(day, date(2026, 12, 20))
+    assert (german, english) == ("Montag 30 November", "Monday 30 November")
 
 
 def test_day_headers_follow_the_viewers_zone_and_skip_the_day_already_shown() -> None:

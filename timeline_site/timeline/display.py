@@ -1,8 +1,9 @@
 """Turning typed activities into what a card shows: who, when, which day, how long a state lasted.
 
 Pure functions of records, a time zone and "now", so they are easy to test and
-the templates stay free of logic. Dates are written by Django's own date
-formatting (the `date` filter's engine).
+the templates stay free of logic. The names of days and months are written by
+Django's own date formatting (the `date` filter's engine), once per day and
+language in a process (`date_words`); the numbers of a clock by plain formatting.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 
 from django.utils.dateformat import format as format_date
+from django.utils.translation import get_language
 
 from timeline_site.invent.cursor import seen_digest
 from timeline_site.invent.kinds import SPAN_TYPES, ActivityKind, SpanState, kind_of
@@ -20,7 +23,7 @@ from timeline_site.invent.pairing import ActivitySpan
 from timeline_site.invent.types import Activity, ActorKind
 
 PerformerKind = ActorKind
-EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST"
+EXACT_FORMAT = "D j M Y, H:i:s T"  # "Mon 30 Nov 2026, 07:00:00 EST", as exact_time writes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,19 @@ def performer_of(activity: Activity) -> Performer:
     return SYSTEM
 
 
+def date_words(day: date, style: str) -> str:
+    """`day` as Django's `date` filter writes it in `style` ("l j F": "Monday 30 November"), in the
+    active language. A page has a day header and an exact time on every card, and Django's engine
+    looks up each name through the translation machinery: the same few hundred days come up on
+    every page, so each day is written once per style and language in a process."""
+    return _date_words(day, style, get_language())
+
+
+@lru_cache(maxsize=4096)
+def _date_words(day: date, style: str, language: str | None) -> str:
+    return format_date(day, style)
+
+
 def day_label(day: date, today: date) -> str:
     delta = (today - day).days
     if delta == 0:
@@ -55,10 +71,10 @@ def day_label(day: date, today: date) -> str:
     if delta == 1:
         return "Yesterday"
     if 1 < delta < 7:
-        return format_date(day, "l")
+        return date_words(day, "l")
     if day.year == today.year:
-        return format_date(day, "l j F")
-    return format_date(day, "j F Y")
+        return date_words(day, "l j F")
+    return date_words(day, "j F Y")
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -90,8 +106,11 @@ def clock_time(local: datetime) -> str:
 
 
 def exact_time(moment: datetime, tz: tzinfo) -> str:
-    """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name."""
-    return format_date(moment.astimezone(tz), EXACT_FORMAT)
+    """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name; what
+    Django writes for EXACT_FORMAT, the day's names from its engine (date_words). The zone's name is
+    the zone's own for that moment, also in the hour a clock goes back, where Django writes none."""
+    local = moment.astimezone(tz)
+    return f"{date_words(local.date(), 'D j M Y')}, {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}".rstrip()
 
 
 def zone_label(zone: tzinfo, now: datetime) -> str:
@@ -220,7 +239,7 @@ def build_entries(
                 position=offset + index + 1,
                 day=day_label(day, today) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
-                exact=format_date(local, EXACT_FORMAT),
+                exact=exact_time(local, tz),
                 clock=clock_time(local),
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
