@@ -27,6 +27,7 @@ from timeline_site.timeline.display import (
     relative_time,
     span_text,
 )
+from timeline_site.timeline.jinja import NOTE_CACHE_MAX_CHARS
 from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, NOTE_PREVIEW_LINES, is_long_note, note_preview
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -157,6 +158,15 @@ def test_note_links_stop_at_brackets_and_quotes(text: str, href: str) -> None:
 
 def test_note_text_keeps_windows_line_breaks_as_one() -> None:
     assert card_filter("note_text", "a\r\nb") == "a<br>b"
+
+
+def test_a_kept_note_reads_as_a_note_linked_afresh() -> None:
+    """Notes up to NOTE_CACHE_MAX_CHARS are linked once per process; longer ones every time: both the same."""
+    short = '<i>x</i> mail ops@example.com or https://example.com/a?b=1&c=2 "q"\n'
+    for text in (short, short * (NOTE_CACHE_MAX_CHARS // len(short) + 1)):
+        first, again = card_filter("note_text", text), card_filter("note_text", text)
+        assert first == again == card_filter("note_text", text + " ")[:-1] and "<i>" not in first
+    assert len(short * (NOTE_CACHE_MAX_CHARS // len(short) + 1)) > NOTE_CACHE_MAX_CHARS
 
 
 def test_note_preview_is_short_and_ends_with_an_ellipsis() -> None:
