@@ -195,7 +195,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        else "timeline_site.core.static_files.MinifiedStaticFilesStorage",
     },
 }
 
