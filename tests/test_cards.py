@@ -254,7 +254,7 @@ def test_day_headers_and_times_are_in_the_card() -> None:
     assert '<h2 class="day-header">Today</h2>' in markup and '<h2 class="day-header">Yesterday</h2>' in markup
     # The exact time in the viewer's zone on hover and for screen readers; how long ago in words.
     assert re.search(
-        r'<time datetime="2026-11-30T11:00:00\+00:00" title="Mon 30 Nov 2026, 12:00:00 CET"[^>]*>.*?1 h ago.*?</time>',
+        r'<time datetime="2026-11-30T11:00:00\+00:00" data-exact="Mon 30 Nov 2026, 12:00:00 CET"[^>]*>.*?1 h ago.*?</time>',
         markup,
     )
 

@@ -80,7 +80,7 @@ def test_performers_staff_assistant_and_system_are_distinct(staff_client: Client
 def test_times_are_relative_with_exact_time_and_zone(staff_client: Client) -> None:
     staff_client.cookies["tz"] = "Europe/Paris"
     html = staff_client.get(ADA).content.decode()
-    assert re.search(r'<time datetime="2026-\d\d-\d\dT[^"]+" title="[^"]+ CET"', html)
+    assert re.search(r'<time datetime="2026-\d\d-\d\dT[^"]+" data-exact="[^"]+ CET"', html)
     assert 'data-time-zone="Europe/Paris"' in html
 
 

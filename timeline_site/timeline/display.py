@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from django.utils.dateformat import format as format_date
+from django.utils.text import slugify
 from django.utils.translation import get_language
 
 from timeline_site.invent.cursor import seen_digest
@@ -196,10 +197,19 @@ class Entry:
     place: str = ""  # "current": the activity a link or date opened at; "near": where a gone one was
     place_note: str = ""  # said at the place ("This activity is no longer in the timeline ...")
     last_visit: str = ""  # "Your last visit: yesterday 16:20", on the newest activity the reader had seen
+    # The card's time for machines: to the second (<time datetime>, which allows no finer than a
+    # millisecond), and exactly as Invent sent it (data-created-at: what the last-visit line compares).
+    datetime_attr: str = ""
+    created_at_attr: str = ""
 
     @property
     def is_known_type(self) -> bool:
         return bool(self.kind.value)
+
+    @property
+    def type_class(self) -> str:
+        """The activity's type as a class name ("activity-note_created"), whatever Invent calls it."""
+        return type_class(self.activity.type)
 
     @property
     def dom_id(self) -> str:
@@ -246,10 +256,19 @@ def build_entries(
                 span_pending=pending and activity.type in SPAN_TYPES,
                 permalink=link(activity) if link is not None else "",
                 key=f"n{seen_digest(activity.id)}" if keyed else "",
+                datetime_attr=activity.created_at.isoformat(timespec="seconds"),
+                created_at_attr=activity.created_at.isoformat(),
             )
         )
         last_day = day
     return entries
+
+
+@lru_cache(maxsize=256)
+def type_class(activity_type: str) -> str:
+    """Django's slugify of an activity's type, once per type in a process (a page has fifty cards of a
+    handful of types)."""
+    return slugify(activity_type)
 
 
 def file_kind(mimetype: str) -> str:

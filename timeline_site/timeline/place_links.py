@@ -73,10 +73,12 @@ def permalinks(query: TimelineQuery) -> Callable[[Activity], str]:
     prefix = f"{path}?{filters}&" if filters else f"{path}?"
 
     def link(activity: Activity) -> str:
+        # Neither needs percent-encoding in a query string: an id of ENTRY_ID's characters, and a time in
+        # ISO 8601 (digits, "-", ":", "T", "." and "Z"; RFC 3986 allows ":" in a query). An id Invent
+        # writes with other characters still gets a link to its time (without the mark).
         at = format_moment(activity.created_at)
-        # An id Invent writes with other characters still gets a link to its time (without the mark).
-        params = [("entry", activity.id), ("at", at)] if ENTRY_ID.match(activity.id) else [("at", at)]
-        return f"{prefix}{urlencode(params)}#{PLACE_FRAGMENT}"
+        mark = f"entry={activity.id}&" if ENTRY_ID.match(activity.id) else ""
+        return f"{prefix}{mark}at={at}#{PLACE_FRAGMENT}"
 
     return link
 
