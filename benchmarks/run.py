@@ -280,7 +280,8 @@ def wire_size(session: requests.Session, url: str, encoding: str) -> Transfer:
 def first_load(s: Setup, encoding: str) -> list[Transfer]:
     page_url = s.cached.url + timeline_path(ORDINARY)
     page = wire_size(s.session, page_url, encoding)
-    html_text = s.session.get(page_url, timeout=30).text
+    # What a browser with JavaScript fetches: it does not parse what is inside <noscript> as markup.
+    html_text = re.sub(r"<noscript>.*?</noscript>", "", s.session.get(page_url, timeout=30).text, flags=re.S)
     assets = re.findall(r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html_text)
     assets += re.findall(r'<script[^>]+src="([^"]+)"', html_text)
     return [page, *(wire_size(s.session, urljoin(page_url, a), encoding) for a in assets)]
