@@ -167,6 +167,21 @@ def test_file_without_a_link_says_so() -> None:
     assert "without the file's details" in render(raw("file_uploaded"))
 
 
+@pytest.mark.parametrize(
+    ("mimetype", "shown"),
+    [
+        ("application/vnd.ms-excel", "application/vnd.ms-excel"),
+        ("a" * 40, "a" * 40),  # exactly the room there is: whole
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.openxmlformats-officedo…"),
+    ],
+)
+def test_a_files_type_is_cut_to_forty_characters(mimetype: str, shown: str) -> None:
+    markup = render(
+        raw("file_uploaded", file={"id": "f", "file_filename": "x", "file_mimetype": mimetype, "file_size": 1})
+    )
+    assert f"1\xa0byte · {shown}</span>" in markup and len(shown) <= 40
+
+
 def test_a_file_with_a_link_opens_in_a_new_tab_without_a_referrer() -> None:
     sheet = {"id": "f", "file_filename": "q3.csv", "file_mimetype": "text/csv", "file_size": 1,
              "file_url": "https://files.example.com/q3.csv"}  # fmt: skip

@@ -52,12 +52,13 @@ def performer_of(activity: Activity) -> Performer:
     return SYSTEM
 
 
-def date_words(day: date, style: str) -> str:
+def date_words(day: date, style: str, language: str | None = None) -> str:
     """`day` as Django's `date` filter writes it in `style` ("l j F": "Monday 30 November"), in the
-    active language. A page has a day header and an exact time on every card, and Django's engine
-    looks up each name through the translation machinery: the same few hundred days come up on
-    every page, so each day is written once per style and language in a process."""
-    return _date_words(day, style, get_language())
+    active language (or `language`, when the caller has asked Django for it once for many days). A
+    page has a day header and an exact time on every card, and Django's engine looks up each name
+    through the translation machinery: the same few hundred days come up on every page, so each day
+    is written once per style and language in a process."""
+    return _date_words(day, style, language or get_language())
 
 
 @lru_cache(maxsize=4096)
@@ -65,17 +66,17 @@ def _date_words(day: date, style: str, language: str | None) -> str:
     return format_date(day, style)
 
 
-def day_label(day: date, today: date) -> str:
+def day_label(day: date, today: date, language: str | None = None) -> str:
     delta = (today - day).days
     if delta == 0:
         return "Today"
     if delta == 1:
         return "Yesterday"
     if 1 < delta < 7:
-        return date_words(day, "l")
+        return date_words(day, "l", language)
     if day.year == today.year:
-        return date_words(day, "l j F")
-    return date_words(day, "j F Y")
+        return date_words(day, "l j F", language)
+    return date_words(day, "j F Y", language)
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -106,12 +107,12 @@ def clock_time(local: datetime) -> str:
     return f"{local.hour:02d}:{local.minute:02d}"
 
 
-def exact_time(moment: datetime, tz: tzinfo) -> str:
+def exact_time(moment: datetime, tz: tzinfo, language: str | None = None) -> str:
     """ "Mon 30 Nov 2026, 07:00:00 EST": the moment in the viewer's zone, with the zone's name; what
     Django writes for EXACT_FORMAT, the day's names from its engine (date_words). The zone's name is
     the zone's own for that moment, also in the hour a clock goes back, where Django writes none."""
     local = moment.astimezone(tz)
-    return f"{date_words(local.date(), 'D j M Y')}, {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}".rstrip()
+    return f"{date_words(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}".rstrip()
 
 
 def zone_label(zone: tzinfo, now: datetime) -> str:
@@ -237,6 +238,7 @@ def build_entries(
     spans = spans or {}
     today = now.astimezone(tz).date()
     last_day = previous.astimezone(tz).date() if previous is not None else None
+    language = get_language()  # once for the page's day headers and exact times
     entries = []
     for index, activity in enumerate(activities):
         local = activity.created_at.astimezone(tz)
@@ -247,9 +249,9 @@ def build_entries(
                 kind=kind_of(activity.type),
                 performer=performer_of(activity),
                 position=offset + index + 1,
-                day=day_label(day, today) if day != last_day else None,
+                day=day_label(day, today, language) if day != last_day else None,
                 relative=relative_time(activity.created_at, now),
-                exact=exact_time(local, tz),
+                exact=exact_time(local, tz, language),
                 clock=clock_time(local),
                 span=spans.get(activity.id),
                 span_text=span_text(spans[activity.id]) if activity.id in spans else "",
