@@ -255,7 +255,7 @@ def test_the_keys_dialog_and_the_live_region_are_on_the_page(staff_client: Clien
     page = staff_client.get(ADA).content.decode()
     assert '<dialog id="keys-dialog"' in page and "<kbd>j</kbd>" in page
     assert '<div id="live-notice" class="live-notice" role="status"' in page
-    assert '<script src="/static/js/place.js' in page or "js/place." in page
+    assert '<script src="/static/js/timeline.' in page
 
 
 def _newer_token(**changes: Any) -> str:

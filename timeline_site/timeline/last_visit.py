@@ -5,7 +5,7 @@ was *before* this request recorded anything (audit.record_reading keeps one row 
 contact per few minutes), so a second look a minute after the first still finds the first. On
 the newest page, the newest activity at or before it gets a divider ("Your last visit: yesterday
 16:20") and the header says how many came since. When the divider falls below the first page,
-the page carries it in a <template> that static/js/place.js places once that card arrives.
+the page carries it in a <template> that static/js/timeline.js places once that card arrives.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
   the feed by htmx or, without JavaScript, a page of its own.
 - `placed_spans` (from views.contact_spans): the spans of a page above.
 - `contact_live`: how many activities are newer than the top card, asked every 30 s by
-  static/js/place.js while the newest page is open and the tab is visible.
+  static/js/timeline.js while the newest page is open and the tab is visible.
 
 Like every view here: validate (TimelineQueryForm), check access (views.contact_access), call one
 service function (invent.locate, invent.newer), render.

@@ -1,3 +1,199 @@
+// The contact page's behaviours, in three parts that each stand alone (one file, so a phone fetches and
+// unzips it once): 1. printing; 2. reading on a phone (the bar, the filter sheet, Details); 3. finding
+// your place (permalinks, pages above, the live check, the last-visit line, the keys). Everything here is
+// an extra: without JavaScript the page reads, pages and prints the same, with whole pages.
+
+// --- 1. Printing ------------------------------------------------------------------------------------------
+// Print the timeline. The print rules (at the end of css/app.css) do the layout, so the browser's own
+// Print works without this file; the "Print" button (shown only when this file runs) first loads
+// the rest of the timeline when it is short enough, and the printout always says what it holds.
+(function () {
+  "use strict";
+
+  var LIMIT = 500;           // entries: up to this many, the rest is loaded before printing
+  var MAX_PAGES = 12;        // next-page requests at most for one Print (500 entries at 50 a page, and some)
+  var STEP_MS = 20000;       // how long one page may take before printing what is there
+
+  function feedArticles() {
+    return document.querySelectorAll("#timeline-feed > article[data-activity-id]");
+  }
+  function setSize() {
+    var first = feedArticles()[0];
+    var size = first ? parseInt(first.getAttribute("aria-setsize"), 10) : -1;
+    return isNaN(size) ? -1 : size;
+  }
+  function complete() {
+    return !!document.querySelector("#pager [data-timeline-end]");
+  }
+  function count(n) {
+    return n.toLocaleString("en-GB");
+  }
+
+  // What the printout holds, when it is not the whole (filtered) timeline.
+  function includedText() {
+    if (complete()) { return ""; }
+    var loaded = feedArticles().length;
+    var size = setSize();
+    var what = "Printing the " + count(loaded) + " activit" + (loaded === 1 ? "y" : "ies") + " loaded; ";
+    return what + (size >= 0 ? "the timeline has " + count(size) + "." : "older ones are not included.");
+  }
+
+  function printedText() {
+    var zone = document.body.getAttribute("data-time-zone") || undefined;
+    var options = { dateStyle: "full", timeStyle: "long" };
+    if (zone) { options.timeZone = zone; }
+    try {
+      return "Printed " + new Intl.DateTimeFormat("en-GB", options).format(new Date());
+    } catch (e) {
+      return "Printed " + new Date().toString();
+    }
+  }
+
+  // What folds on screen (long notes, more files, more segments, the contact's details) prints whole.
+  // The print stylesheet unfolds it too, where the browser lets CSS reach a closed <details>; this
+  // covers the others, and folds them again after.
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    var date = document.querySelector("[data-print-date]");
+    if (date) { date.textContent = printedText(); }
+    var note = document.querySelector("[data-print-note]");
+    if (note) { note.textContent = includedText(); }
+    document.querySelectorAll("details:not([open])").forEach(function (d) {
+      d.open = true;
+      opened.push(d);
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+  });
+
+  // One more page through the pager's own link (htmx appends it and replaces the pager);
+  // resolves false when no page could be added.
+  function nextPage() {
+    var link = document.querySelector("#pager [data-next-page]");
+    if (!link) { return Promise.resolve(false); }
+    return new Promise(function (resolve) {
+      var started = Date.now();
+      link.click();
+      (function check() {
+        if (!link.isConnected && !document.querySelector(".htmx-request")) { resolve(true); return; }
+        if (Date.now() - started > STEP_MS) { resolve(false); return; }
+        setTimeout(check, 100);
+      })();
+    });
+  }
+
+  function say(message) {
+    var status = document.querySelector("[data-print-status]");
+    if (status) { status.textContent = message; }
+  }
+
+  function printWhenLoaded(button) {
+    var size = setSize();
+    var pages = 0;
+    function step() {
+      var wanted = size < 0 ? feedArticles().length < LIMIT : size <= LIMIT;
+      if (!complete() && wanted && pages < MAX_PAGES) {
+        pages += 1;
+        say("Loading the rest of the timeline to print…");
+        nextPage().then(function (added) {
+          if (added) { step(); } else { finish(); }
+        });
+        return;
+      }
+      finish();
+    }
+    function finish() {
+      say(includedText());
+      button.disabled = false;
+      window.print();
+    }
+    button.disabled = true;
+    step();
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-print]") : null;
+    if (button && !button.disabled) { printWhenLoaded(button); }
+  });
+
+  // The button only works with this file: show it here, and again in a timeline swapped in by a filter.
+  function reveal() {
+    document.querySelectorAll("[data-print-wrap][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  reveal();
+  document.addEventListener("htmx:afterSettle", reveal);
+})();
+
+// --- 2. Reading on a phone --------------------------------------------------------------------------------
+// Phone-first reading (the contact page): the bar that stays at the top once the header has scrolled
+// away, the filter sheet, and the contact's Details that stay open once opened. Everything here is an
+// extra: without JavaScript the bar is an ordinary row, the sheet an ordinary form, Details closed.
+(function () {
+  "use strict";
+
+  var bar = document.getElementById("toolbar");
+  var header = document.querySelector(".contact-header");
+  var sheet = document.getElementById("filter-sheet");
+
+  // 1. The bar names the contact and offers the way back to the newest once the header is gone.
+  if (bar && header && window.IntersectionObserver) {
+    new IntersectionObserver(function (entries) {
+      var entry = entries[entries.length - 1];
+      bar.classList.toggle("stuck", !entry.isIntersecting && entry.boundingClientRect.top < 0);
+    }).observe(header);
+  }
+
+  // 2. A card that gets the focus (Tab, or a key that moves between cards) is never left under the bar.
+  document.addEventListener("focusin", function (event) {
+    var card = event.target.closest ? event.target.closest("#timeline-feed article") : null;
+    if (!bar || !card) { return; }
+    var covered = bar.getBoundingClientRect().bottom - card.getBoundingClientRect().top;
+    if (covered > 0) { window.scrollBy(0, -covered - 8); }
+  });
+
+  // 3. The sheet opens and closes through its buttons' command/commandfor; this covers browsers
+  //    that do not know those attributes yet.
+  if (sheet && sheet.showModal && !("commandForElement" in HTMLButtonElement.prototype)) {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[commandfor='filter-sheet']") : null;
+      if (!button) { return; }
+      var command = button.getAttribute("command");
+      if (command === "show-modal" && !sheet.open) { sheet.showModal(); }
+      if (command === "close" && sheet.open) { sheet.close(); }
+    });
+  }
+
+  // 4. "Clear": every chip off, and the form asks for the timeline as a change of chips does (the
+  //    sheet is not part of what comes back, so it must be told). Without JavaScript: a plain link.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("[data-clear-filters]") : null;
+    var form = document.getElementById("filters");
+    if (!link || !form || !window.htmx) { return; }
+    event.preventDefault();
+    form.querySelectorAll("input[type='checkbox']").forEach(function (box) { box.checked = false; });
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // 5. Details stay open once opened: remembered in a cookie, so the next page is rendered open
+  //    (opening it here after the page is drawn would push the timeline down). Not contact data.
+  function detailsWanted() { return /(?:^|;\s*)contact_details=open/.test(document.cookie); }
+  document.addEventListener("toggle", function (event) {
+    if (event.target.id !== "contact-details" || event.target.open === detailsWanted()) { return; }
+    var framed = window.self !== window.top;
+    var secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "contact_details=" + (event.target.open ? "open" : "closed") + "; Path=/; Max-Age=31536000; SameSite="
+      + (framed && secure ? "None" : "Lax") + secure;
+  }, true);
+  // The header's state (Details inside it) is replaced when the history arrives: keep it as the reader left it.
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var details = document.getElementById("contact-details");
+    if (details && details.open !== detailsWanted()) { details.open = detailsWanted(); }
+  });
+})();
+
+// --- 3. Finding your place --------------------------------------------------------------------------------
 // Finding your place (the contact page): the card a link or a date opened at, in view; "Link" copies
 // the card's permalink; newer activities inserted above without moving what is read; the live check
 // for new activity; the last-visit divider on later pages; and the keys (j, k, o, g, ?). Everything
