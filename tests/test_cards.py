@@ -172,7 +172,10 @@ def test_file_without_a_link_says_so() -> None:
     [
         ("application/vnd.ms-excel", "application/vnd.ms-excel"),
         ("a" * 40, "a" * 40),  # exactly the room there is: whole
-        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.openxmlformats-officedo…"),
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedo…",
+        ),
     ],
 )
 def test_a_files_type_is_cut_to_forty_characters(mimetype: str, shown: str) -> None:
@@ -269,7 +272,8 @@ def test_day_headers_and_times_are_in_the_card() -> None:
     assert '<h2 class="day-header">Today</h2>' in markup and '<h2 class="day-header">Yesterday</h2>' in markup
     # The exact time in the viewer's zone on hover and for screen readers; how long ago in words.
     assert re.search(
-        r'<time datetime="2026-11-30T11:00:00\+00:00" data-exact="Mon 30 Nov 2026, 12:00:00 CET"[^>]*>.*?1 h ago.*?</time>',
+        r'<time datetime="2026-11-30T11:00:00\+00:00" data-exact="Mon 30 Nov 2026, 12:00:00 CET"'
+        r"[^>]*>.*?1 h ago.*?</time>",
         markup,
     )
 

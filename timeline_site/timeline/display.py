@@ -112,7 +112,8 @@ def exact_time(moment: datetime, tz: tzinfo, language: str | None = None) -> str
     Django writes for EXACT_FORMAT, the day's names from its engine (date_words). The zone's name is
     the zone's own for that moment, also in the hour a clock goes back, where Django writes none."""
     local = moment.astimezone(tz)
-    return f"{date_words(local.date(), 'D j M Y', language)}, {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}".rstrip()
+    day = date_words(local.date(), "D j M Y", language)
+    return f"{day}, {local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}".rstrip()
 
 
 def zone_label(zone: tzinfo, now: datetime) -> str:

@@ -16,7 +16,6 @@ from markupsafe import Markup
 from timeline_site.timeline.display import file_kind, humanize_type, metadata_items
 from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, is_long_note, note_preview
 
-
 # Django's urlize looks at a note word by word: the largest part of rendering a page of notes. The same
 # notes are shown on every reading of a contact (each page, each colleague, each time zone and filter),
 # so the linked text of a note up to this size is kept per process (at most NOTE_CACHE_ENTRIES of them).
