@@ -30,7 +30,7 @@ class ActivityKind:
     label: str  # the filter chip
     title: str  # the card's title
     icon: str  # the card icon's CSS name (static/css/app.css: .icon-<icon>)
-    template: str  # the card template, under templates/jinja2/cards/
+    template: str  # the card template, under templates/jinja2/cards/: it defines the macro card(entry)
     opens: SpanState | None = None  # this kind begins that state
     closes: SpanState | None = None  # this kind ends that state
     layout: Layout = "card"
