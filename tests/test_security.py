@@ -339,6 +339,33 @@ def test_opening_a_timeline_is_audited_once_per_visit(staff_client: Client, staf
     assert (view.org_id, view.contact_id, view.contact_name) == ("northwind", "ct_ada", "Ada Lovelace")
 
 
+def test_a_scroll_asks_the_database_once_per_window_and_a_later_visit_is_recorded(
+    staff_client: Client, staff_user: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from timeline_site.timeline.audit import READING_WINDOW
+
+    staff_client.get(ADA, HTTP_HX_REQUEST="true")  # a fragment first: a row without the name
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            staff_client.get(ADA, HTTP_HX_REQUEST="true")
+    assert not [q for q in queries.captured_queries if "timelineview" in q["sql"].lower()]
+    staff_client.get(ADA)  # the whole page knows the name: it still fills it in
+    assert list(TimelineView.objects.filter(user=staff_user).values_list("contact_name", flat=True)) == [
+        "Ada Lovelace"
+    ]
+    # The window passes (the cache entry with it): the next page is a new reading.
+    TimelineView.objects.update(viewed_at=timezone.now() - READING_WINDOW - timedelta(seconds=1))
+    cache.clear()
+    staff_client.get(ADA, HTTP_HX_REQUEST="true")
+    assert TimelineView.objects.filter(user=staff_user).count() == 2
+
+
 def test_denied_and_failed_opens_are_not_recorded_as_views(staff_client: Client, staff_user: Any) -> None:
     staff_client.get(reverse("contact_timeline", args=["elsewhere", "ct_ada"]))
     assert not TimelineView.objects.filter(user=staff_user).exists()

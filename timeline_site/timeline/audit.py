@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,6 +21,12 @@ def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contac
     if not request.user.is_authenticated:
         return
     name = (contact.display_name if contact else "")[:200]
+    # A page appended by a scroll knows no name to add: when the row for this window was written through
+    # this cache, there is nothing to ask the database (a page with the contact's name still asks, to fill
+    # the name in on a row written without it).
+    written = f"timeline-reading:{request.user.pk}:{org_id}:{contact_id}"
+    if not name and cache.get(written):
+        return
     recent = TimelineView.objects.filter(
         user=request.user, org_id=org_id, contact_id=contact_id, action=TimelineView.Action.VIEW,
         viewed_at__gte=timezone.now() - READING_WINDOW,
@@ -35,6 +42,7 @@ def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contac
         contact_name=name,
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )
+    cache.set(written, True, READING_WINDOW.total_seconds())
 
 
 def record_export(request: HttpRequest, *, org_id: str, contact_id: str) -> None:

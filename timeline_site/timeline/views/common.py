@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_htmx.middleware import HtmxDetails
 
 from timeline_site.invent.client import is_valid_path_part
@@ -131,13 +132,17 @@ def page_context(query: TimelineQuery, page: TimelinePage, *, spans: Any, spans_
             link=permalinks(query),
         ),
         next_url=query.url("contact_timeline", cursor=page.next_cursor) if page.next_cursor else None,
-        feed_top=newest_page_top(query, page) if query.cursor is None else None,  # the live check, at the newest
         spans_url=query.url("contact_spans", cursor=query.cursor) if spans_follow else None,
         spans_stepped_aside=spans is None and not spans_follow,
         is_first_page=query.cursor is None,
         sought=sought_in_words(query.types, query.actors),
-        export_csv_url=query.url("contact_export", format="csv"),
-        export_json_url=query.url("contact_export", format="json"),
+        # What only a whole timeline shows (not a page appended to one) is worked out when the template shows
+        # it, so an appended page signs no cursor and writes no link it leaves out: the top of the feed (the
+        # live check, at the newest page) once however often it is read, the export links as callables
+        # (a Django template calls them).
+        feed_top=SimpleLazyObject(partial(newest_page_top, query, page)) if query.cursor is None else None,
+        export_csv_url=partial(query.url, "contact_export", format="csv"),
+        export_json_url=partial(query.url, "contact_export", format="json"),
         generated=exact_time(timezone.now(), timezone.get_current_timezone()),
     )  # fmt: skip
 
