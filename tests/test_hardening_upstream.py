@@ -179,6 +179,39 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline(server: _Server, behaviou
     assert server.requests == 1  # a deadline is not retried
 
 
+def test_every_deadline_is_kept_by_one_thread(server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch per attempt, one watchdog per process: a call starts no thread."""
+    client = real_client(server.url)
+    client.get_json("/orgs/c/contacts/ct_1/activities")  # the watchdog, started on first use
+    caller, started = threading.current_thread(), []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        if threading.current_thread() is caller:  # not the test server's own threads
+            started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    for _ in range(20):
+        client.get_json("/orgs/c/contacts/ct_1/activities")
+    assert started == []
+    assert [t.name for t in threading.enumerate()].count("invent-deadlines") == 1
+
+
+def test_a_nearer_deadline_wakes_the_watchdog_and_a_stopped_watch_never_expires() -> None:
+    from timeline_site.invent.client import _Watch
+
+    far, stopped = _Watch(30), _Watch(0.05)
+    stopped.stop()
+    near = _Watch(0.1)  # queued after a deadline 30 s away: the watchdog must not sleep through it
+    deadline = time.monotonic() + 2
+    while not near.expired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert near.expired and not far.expired and not stopped.expired
+    far.stop()
+    near.stop()
+
+
 def test_retries_never_stretch_a_call_past_its_total(server: _Server) -> None:
     server.behaviour = slow_gateway_error  # 503 after 0.4 s, every time
     client = real_client(server.url)

@@ -14,6 +14,8 @@ debug page (DJANGO_DEBUG=1) cannot show it.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import re
@@ -91,7 +93,7 @@ class _Credential(str):
 # requests' read timeout applies to each socket read, so a server that sends one byte
 # every half second never trips it (and urllib3's read(amt) loops until amt bytes
 # arrive, so checking a clock between chunks is not enough either). Each attempt
-# therefore has a watch: a timer that, at the deadline, shuts down the socket the
+# therefore has a watch: at the deadline, the process's one watchdog thread shuts down the socket the
 # attempt is using, which ends any read blocked on it at once. The watched connection
 # classes register themselves with the attempt's watch (found in a context variable)
 # when a request starts on them, and are released when they go back to the pool, so a
@@ -114,15 +116,14 @@ def _cut(connection: HTTPConnection) -> None:
 
 
 class _Watch:
-    """One attempt's wall-clock deadline (see above)."""
+    """One attempt's wall-clock deadline (see above), kept by the process's watchdog."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self.stopped = False
         self._connections: list[HTTPConnection] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _watchdog.keep(self, time.monotonic() + seconds)
 
     def adopt(self, connection: HTTPConnection) -> None:
         with _watch_lock:
@@ -132,22 +133,67 @@ class _Watch:
             if self.expired:
                 _cut(connection)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with _watch_lock:
+            if self.stopped:
+                return
             self.expired = True
             for connection in self._connections:
                 if getattr(connection, _WATCH_ATTR, None) is self:
                     _cut(connection)
 
     def stop(self) -> None:
-        self._timer.cancel()
         with _watch_lock:
+            self.stopped = True
             for connection in self._connections:
                 if getattr(connection, _WATCH_ATTR, None) is self:
                     setattr(connection, _WATCH_ATTR, None)
             self._connections.clear()
 
 
+class _Watchdog:
+    """One thread per process that expires the watches whose deadline has passed (a timer thread per
+    attempt would start a thread for every upstream call). It sleeps until the earliest deadline; a
+    watch that stops first is dropped when it comes to the top of the queue."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition(threading.Lock())
+        self._queue: list[tuple[float, int, _Watch]] = []  # a heap by deadline
+        self._order = itertools.count()  # equal deadlines: first come, first expired
+        self._thread: threading.Thread | None = None
+
+    def keep(self, watch: _Watch, deadline: float) -> None:
+        with self._wake:
+            heapq.heappush(self._queue, (deadline, next(self._order), watch))
+            # Started on first use, and again in a forked worker (threads do not survive a fork).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="invent-deadlines", daemon=True)
+                self._thread.start()
+            elif self._queue[0][2] is watch:
+                self._wake.notify()  # earlier than what the thread sleeps until
+
+    def _due(self) -> tuple[list[_Watch], float | None]:
+        """The watches due now (taken off the queue), and how long until the next one."""
+        due: list[_Watch] = []
+        now = time.monotonic()
+        while self._queue and (self._queue[0][2].stopped or self._queue[0][0] <= now):
+            _, _, watch = heapq.heappop(self._queue)
+            if not watch.stopped:
+                due.append(watch)
+        return due, (self._queue[0][0] - now if self._queue else None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                due, wait = self._due()
+                if not due:
+                    self._wake.wait(timeout=wait)
+                    continue
+            for watch in due:  # outside the queue's lock: expiring takes the connections' lock
+                watch.expire()
+
+
+_watchdog = _Watchdog()
 _current_watch: ContextVar[_Watch | None] = ContextVar("invent_watch", default=None)
 
 
