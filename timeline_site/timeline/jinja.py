@@ -18,9 +18,10 @@ from timeline_site.timeline.notes import NOTE_PREVIEW_CHARS, is_long_note, note_
 
 # Django's urlize looks at a note word by word: the largest part of rendering a page of notes. The same
 # notes are shown on every reading of a contact (each page, each colleague, each time zone and filter),
-# so the linked text of a note up to this size is kept per process (at most NOTE_CACHE_ENTRIES of them).
+# so the linked text of a note up to this size is kept per process: the last NOTE_CACHE_ENTRIES of them
+# (about ten pages of notes), a few megabytes even were every one near the limit (most are a line or two).
 NOTE_CACHE_MAX_CHARS = 4096
-NOTE_CACHE_ENTRIES = 2048
+NOTE_CACHE_ENTRIES = 512
 
 
 @pass_eval_context
