@@ -19,6 +19,7 @@ JavaScript dialog fails the test (see `BrowserWatch`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -47,7 +48,7 @@ COMMAND_SECONDS = 120
 ACTION_TIMEOUT_MS = 15_000  # Playwright's own 30 s makes a failing suite crawl
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -147,14 +148,20 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         "DJANGO_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
-    port = _free_port()
+    port = free_port()
     server = AppServer(base_url=f"http://127.0.0.1:{port}", env=env)
     server.manage("migrate", "--noinput", "--verbosity", "0")
     server.manage("demo_setup", "--base-url", server.base_url)
     server.manage("collectstatic", "--noinput", "--verbosity", "0")
 
+    with gunicorn_serving(env, port=port, log_path=workdir / "gunicorn.log"):
+        yield server
+
+
+@contextlib.contextmanager
+def gunicorn_serving(env: dict[str, str], *, port: int, log_path: Path) -> Iterator[None]:
+    """The dashboard in a gunicorn of its own on 127.0.0.1:`port`, once /healthz answers; stopped after."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    log_path = workdir / "gunicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(gunicorn), "timeline_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
@@ -169,7 +176,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
             try:
-                with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                     if response.status == 200:
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -177,7 +184,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer /healthz in {STARTUP_SECONDS} s:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield server
+        yield
     finally:
         process.terminate()
         try:

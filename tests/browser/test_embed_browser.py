@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Frame, Page, Route, expect
 
-from tests.browser.conftest import ROOT, AppServer, BrowserWatch, OpenPage
+from tests.browser.conftest import AppServer, BrowserWatch, OpenPage, free_port, gunicorn_serving
 from tests.browser.pages import ARTICLES
 
 pytestmark = pytest.mark.browser
@@ -104,13 +97,7 @@ def test_without_embed_the_site_bar_stays(open_page: OpenPage, watch: BrowserWat
 # --- A CRM page that frames the dashboard --------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-CRM_PORT = _free_port()  # nothing listens there: Playwright answers for the CRM
+CRM_PORT = free_port()  # nothing listens there: Playwright answers for the CRM
 CRM = f"http://127.0.0.1:{CRM_PORT}"
 # The CRM page comes from Playwright, not from an address the browser knows to be local, so Chrome's
 # Local Network Access checks would block its frame of a loopback address without this grant.
@@ -124,38 +111,10 @@ def framed_server(app_server: AppServer, tmp_path_factory: pytest.TempPathFactor
     The CRM and the dashboard are both on 127.0.0.1 (one site, two origins): over plain HTTP the
     cookies are SameSite=Lax, which a same-site frame keeps. Cross-site frames need HTTPS and
     SameSite=None (tests/test_embed.py checks those headers)."""
-    port = _free_port()
+    port = free_port()
     env = {**app_server.env, "DJANGO_FRAME_ANCESTORS": CRM}
-    log_path = tmp_path_factory.mktemp("framed-app") / "gunicorn.log"
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(gunicorn), "timeline_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /healthz:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    with gunicorn_serving(env, port=port, log_path=tmp_path_factory.mktemp("framed-app") / "gunicorn.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _crm_page(page: Page, frame_src: str, *, origin: str = CRM) -> Frame:
@@ -226,7 +185,7 @@ def test_a_crm_that_is_not_listed_cannot_frame_the_dashboard(
     page = open_page(signed_in=False, permissions=LNA)
     refusals: list[str] = []
     page.on("console", lambda message: refusals.append(message.text) if "frame-ancestors" in message.text else None)
-    other = f"http://127.0.0.1:{_free_port()}"
+    other = f"http://127.0.0.1:{free_port()}"
     frame = _crm_page(page, f"{framed_server}/accounts/login/", origin=other)
     for _ in range(50):  # the refusal is logged once the frame's answer is in
         if refusals:
