@@ -6,15 +6,18 @@ can add or delete activities between requests, as a live feed does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import responses
+from django.test import override_settings
 
 from timeline_site.invent.parse import parse_activity
 from timeline_site.invent.types import Activity
@@ -103,3 +106,18 @@ class FakeFeed:
     def install(self, mock: responses.RequestsMock) -> None:
         mock.add_callback(responses.GET, ACTIVITIES_URL, callback=self.callback)
         mock.add_callback(responses.GET, CONTACT_URL, callback=self.contact_callback)
+
+
+@contextlib.contextmanager
+def serving_fake_feed(**settings: Any) -> Iterator[FakeFeed]:
+    """A new FakeFeed as the configured Invent (not the demo; one stream at a time, so the calls come in
+    order), with `settings` on top (page size, cache lifetime, budget)."""
+    fake = FakeFeed()
+    with (
+        override_settings(
+            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, INVENT_PARALLEL_FETCH=False, **settings
+        ),
+        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+    ):
+        fake.install(mock)
+        yield fake

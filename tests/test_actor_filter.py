@@ -9,11 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import responses
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 
-from tests.fake_invent import BASE, EPOCH, FakeFeed
+from tests.fake_invent import EPOCH, FakeFeed, serving_fake_feed
 from timeline_site.demo_invent.app import format_datetime
 from timeline_site.demo_invent.models import DemoActivity
 from timeline_site.invent.client import InventClient
@@ -219,15 +218,7 @@ def test_walking_a_rare_filter_over_two_streams_shows_each_match_once_in_order(
 
 @pytest.fixture
 def feed() -> Iterator[FakeFeed]:
-    fake = FakeFeed()
-    with (
-        override_settings(
-            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, TIMELINE_PAGE_SIZE=10,
-            INVENT_CACHE_SECONDS=0, INVENT_PARALLEL_FETCH=False,
-        ),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-    ):  # fmt: skip
-        fake.install(mock)
+    with serving_fake_feed(TIMELINE_PAGE_SIZE=10, INVENT_CACHE_SECONDS=0) as fake:
         yield fake
 
 

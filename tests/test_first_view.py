@@ -9,13 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import responses
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.fake_invent import BASE, EPOCH, FakeFeed
+from tests.fake_invent import EPOCH, FakeFeed, serving_fake_feed
 from timeline_site.invent.client import InventClient
 from timeline_site.invent.spans import activity_spans, streams_for_page
 from timeline_site.invent.timeline import timeline_page
@@ -129,15 +128,7 @@ def test_a_no_javascript_older_page_carries_its_spans_inline(staff_client: Clien
 
 @pytest.fixture
 def feed() -> Iterator[FakeFeed]:
-    fake = FakeFeed()
-    with (
-        override_settings(
-            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, INVENT_CACHE_SECONDS=60,
-            INVENT_PARALLEL_FETCH=False, INVENT_BUDGET_PER_MINUTE=0,
-        ),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-    ):  # fmt: skip
-        fake.install(mock)
+    with serving_fake_feed(INVENT_CACHE_SECONDS=60, INVENT_BUDGET_PER_MINUTE=0) as fake:
         yield fake
 
 

@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import responses
 from django.core.cache import cache
 from django.test import override_settings
 
-from tests.fake_invent import BASE, EPOCH, FakeFeed
+from tests.fake_invent import EPOCH, FakeFeed, serving_fake_feed
 from timeline_site.invent.cursor import NewerCursor, decode_newer_cursor, encode_newer_cursor
 from timeline_site.invent.locate import LocatedPage, Place, locate_page
 from timeline_site.invent.newer import live_news, newer_page, top_cursor
@@ -25,15 +24,7 @@ SIZE = 50
 
 @pytest.fixture
 def feed() -> Iterator[FakeFeed]:
-    fake = FakeFeed()
-    with (
-        override_settings(
-            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, TIMELINE_PAGE_SIZE=SIZE,
-            INVENT_CACHE_SECONDS=0, INVENT_PARALLEL_FETCH=False,
-        ),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-    ):  # fmt: skip
-        fake.install(mock)
+    with serving_fake_feed(TIMELINE_PAGE_SIZE=SIZE, INVENT_CACHE_SECONDS=0) as fake:
         yield fake
 
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import responses
-from django.test import Client, override_settings
+from django.test import Client
 
-from tests.fake_invent import BASE, FakeFeed
+from tests.fake_invent import FakeFeed, serving_fake_feed
 from timeline_site.demo_invent.models import DemoActivity
 from timeline_site.invent.contact_state import contact_state, spans_and_state
 from timeline_site.invent.kinds import SpanState
@@ -31,15 +30,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def feed() -> Iterator[FakeFeed]:
-    fake = FakeFeed()
-    with (
-        override_settings(
-            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, INVENT_CACHE_SECONDS=0,
-            INVENT_PARALLEL_FETCH=False, INVENT_BUDGET_PER_MINUTE=0,
-        ),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-    ):  # fmt: skip
-        fake.install(mock)
+    with serving_fake_feed(INVENT_CACHE_SECONDS=0, INVENT_BUDGET_PER_MINUTE=0) as fake:
         yield fake
 
 

@@ -5,24 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import responses
 from django.test import override_settings
 
-from tests.fake_invent import BASE, FakeFeed
+from tests.fake_invent import FakeFeed, serving_fake_feed
 from timeline_site.invent.timeline import Cursor, TimelinePage, stream_types, timeline_page
 
 
 @pytest.fixture
 def feed() -> Iterator[FakeFeed]:
-    fake = FakeFeed()
-    with (
-        override_settings(
-            INVENT_API_URL=BASE, INVENT_API_KEY="k", DEMO_INVENT_ENABLED=False, TIMELINE_PAGE_SIZE=10,
-            INVENT_CACHE_SECONDS=0, INVENT_PARALLEL_FETCH=False,
-        ),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-    ):  # fmt: skip
-        fake.install(mock)
+    with serving_fake_feed(TIMELINE_PAGE_SIZE=10, INVENT_CACHE_SECONDS=0) as fake:
         yield fake
 
 
