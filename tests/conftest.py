@@ -68,3 +68,34 @@ def staff_client(staff_user: Any) -> Client:
     client = Client()
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def no_upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records, and fails, any call to Invent (at the one place every call goes through)."""
+    from timeline_site.invent.client import InventClient
+
+    calls: list[str] = []
+
+    def refuse(self: InventClient, path: str, params: Any) -> Any:
+        calls.append(path)
+        raise AssertionError(f"unexpected upstream call to {path}")
+
+    monkeypatch.setattr(InventClient, "_send_with_retries", refuse)
+    return calls
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every contact search a view asks Invent for (the call still goes to the demo)."""
+    from timeline_site.invent.client import InventClient
+
+    calls: list[dict[str, Any]] = []
+    original = InventClient.list_contacts
+
+    def spy(self: InventClient, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(InventClient, "list_contacts", spy)
+    return calls

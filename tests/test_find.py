@@ -4,7 +4,6 @@ htmx results, failures, access, and recently viewed contacts. Runs against the e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,20 +15,6 @@ from timeline_site.demo_invent.models import DemoContact
 from timeline_site.invent.client import ContactFilters, InventClient
 from timeline_site.timeline.find import normalise_phone, parse_query
 from timeline_site.timeline.models import OrgAccess, TimelineView
-
-
-@pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Every list_contacts call the view makes (the call still goes to the demo)."""
-    calls: list[dict[str, Any]] = []
-    original = InventClient.list_contacts
-
-    def spy(self: InventClient, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return original(self, **kwargs)
-
-    monkeypatch.setattr(InventClient, "list_contacts", spy)
-    yield calls
 
 
 def results_of(html: str) -> list[str]:

@@ -24,20 +24,6 @@ ADA_EMAIL = "ada@analytical.example"
 
 
 @pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every contact search the lookup asks Invent for (the call still goes to the demo)."""
-    calls: list[dict[str, Any]] = []
-    original = InventClient.list_contacts
-
-    def spy(self: InventClient, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return original(self, **kwargs)
-
-    monkeypatch.setattr(InventClient, "list_contacts", spy)
-    return calls
-
-
-@pytest.fixture
 def invent_answers(monkeypatch: pytest.MonkeyPatch) -> list[Contact]:
     """Invent's answer to the contact search, set by the test (for situations the demo has no data for)."""
     contacts: list[Contact] = []

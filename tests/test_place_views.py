@@ -15,7 +15,6 @@ from django.urls import reverse
 
 from timeline_site.demo_invent.models import DemoActivity, DemoContact
 from timeline_site.demo_invent.seed import add_activities
-from timeline_site.invent.client import InventClient
 from timeline_site.invent.cursor import NewerCursor, encode_newer_cursor
 from timeline_site.timeline.models import TimelineView
 from timeline_site.timeline.place_links import format_moment
@@ -45,18 +44,6 @@ def permalink(row: DemoActivity, **filters: str) -> str:
     query = "&".join([*(f"{k}={v}" for k, v in filters.items()), f"entry={row.activity_id}",
                       f"at={format_moment(row.created_at)}"])  # fmt: skip
     return f"{reverse('contact_timeline', args=[ORG, row.contact.contact_id])}?{query}"
-
-
-@pytest.fixture
-def no_upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-
-    def refuse(self: InventClient, path: str, params: Any = None) -> Any:
-        calls.append(path)
-        raise AssertionError(f"unexpected upstream call to {path}")
-
-    monkeypatch.setattr(InventClient, "get_json", refuse)
-    return calls
 
 
 # --- Permalinks ------------------------------------------------------------------------------

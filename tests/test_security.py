@@ -19,7 +19,6 @@ from django.test import Client
 from django.urls import reverse
 
 from timeline_site.core.auth import DEMO_PASSWORD, DEMO_USERNAME, MAX_FAILED_SIGN_INS, DashboardBackend
-from timeline_site.invent.client import InventClient
 from timeline_site.timeline.models import OrgAccess, TimelineView
 
 pytestmark = pytest.mark.django_db
@@ -41,19 +40,6 @@ def parse_tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
     collector = _TagCollector()
     collector.feed(html)
     return collector.tags
-
-
-@pytest.fixture
-def no_upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Fails loudly if anything talks to Invent."""
-    calls: list[str] = []
-
-    def refuse(self: InventClient, path: str, params: Any) -> Any:
-        calls.append(path)
-        raise AssertionError(f"unexpected upstream call to {path}")
-
-    monkeypatch.setattr(InventClient, "_send_with_retries", refuse)
-    return calls
 
 
 # --- Sign-in ------------------------------------------------------------------

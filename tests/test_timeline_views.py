@@ -174,19 +174,6 @@ def test_empty_states_differ_for_no_activity_and_no_match(staff_client: Client) 
     assert 'data-empty="filtered"' in filtered.content.decode()
 
 
-@pytest.fixture
-def no_upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records (and refuses) any call to Invent."""
-    calls: list[str] = []
-
-    def refuse(self: InventClient, path: str, params: Any = None) -> Any:
-        calls.append(path)
-        raise AssertionError(f"unexpected upstream call to {path}")
-
-    monkeypatch.setattr(InventClient, "get_json", refuse)
-    return calls
-
-
 def _token(payload: dict[str, Any], salt: str = SALT) -> str:
     from django.core import signing
 
@@ -326,7 +313,6 @@ def test_pages_get_their_spans_from_a_follow_up_request(staff_client: Client, ap
 def test_a_repeated_fragment_is_served_from_the_cache_without_upstream_calls(
     staff_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from timeline_site.invent.client import InventClient
 
     url = next_url(staff_client.get(HEAVY).content.decode())
     assert url
