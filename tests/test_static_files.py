@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.test import Client
 
-from timeline_site.core.static_files import minified
+from timeline_site.core.static_files import MinifiedStaticFilesStorage, minified
 
 SOURCES = Path(settings.BASE_DIR) / "static"
 OURS = sorted(p.relative_to(SOURCES).as_posix() for p in SOURCES.rglob("*") if p.suffix in {".css", ".js"})
@@ -63,3 +63,15 @@ def test_the_served_stylesheet_is_the_minified_one(client: Client) -> None:
     assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
     body = gzip.decompress(b"".join(response.streaming_content)).decode()  # type: ignore[attr-defined]
     assert not re.search(r"/\*.*?\*/", body, re.S) and ".card" in body
+
+
+def test_images_and_fonts_pass_through_unread(tmp_path: Path) -> None:
+    """Only CSS and JavaScript are read as text: a PNG (not UTF-8) is written as it came."""
+    from django.core.files.base import ContentFile
+
+    storage = MinifiedStaticFilesStorage(location=str(tmp_path), base_url="/static/")
+    png = b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary"
+    storage._save("img/x.png", ContentFile(png))
+    storage._save("css/x.css", ContentFile(b"/* why */\n.a {\n  color: red;\n}\n"))
+    assert (tmp_path / "img/x.png").read_bytes() == png
+    assert (tmp_path / "css/x.css").read_text() == ".a{color:red}"

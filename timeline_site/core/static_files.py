@@ -11,6 +11,7 @@ visit, for twelve seconds more per collectstatic; not taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import rcssmin
@@ -19,16 +20,22 @@ from django.core.files.base import ContentFile, File
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
-def minified(name: str, text: str) -> str | None:
-    """`text` of the file `name` minified, or None for a file that is not ours to minify (already minified
-    by its makers, like htmx, or neither CSS nor JavaScript)."""
+def minifier(name: str) -> Callable[[str], str] | None:
+    """What minifies the file `name`, or None for a file that is not ours to minify (already minified by
+    its makers, like htmx, or neither CSS nor JavaScript: images and fonts are not even read here)."""
     if ".min." in name:
         return None
     if name.endswith(".css"):
-        return str(rcssmin.cssmin(text))
+        return rcssmin.cssmin
     if name.endswith(".js"):
-        return str(rjsmin.jsmin(text))
+        return rjsmin.jsmin
     return None
+
+
+def minified(name: str, text: str) -> str | None:
+    """`text` of the file `name` minified, or None when `name` is not ours to minify (see minifier)."""
+    minify = minifier(name)
+    return None if minify is None else str(minify(text))
 
 
 class MinifiedStaticFilesStorage(CompressedManifestStaticFilesStorage):
@@ -39,10 +46,9 @@ class MinifiedStaticFilesStorage(CompressedManifestStaticFilesStorage):
     change to a source still changes its name."""
 
     def _save(self, name: str, content: File[Any]) -> str:
-        content.seek(0)  # Django may hand over a file it has just read to hash
-        text = content.read()
-        content.seek(0)
-        shorter = minified(name, text.decode("utf-8") if isinstance(text, bytes) else text)
-        if shorter is not None:
-            content = ContentFile(shorter.encode("utf-8"))
+        minify = minifier(name)
+        if minify is not None:
+            content.seek(0)  # Django may hand over a file it has just read to hash
+            text = content.read()
+            content = ContentFile(minify(text.decode("utf-8") if isinstance(text, bytes) else text).encode("utf-8"))
         return super()._save(name, content)
