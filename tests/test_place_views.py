@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,6 +96,33 @@ def test_the_pages_above_reach_the_newest_exactly_once_in_order(staff_client: Cl
         if newer is None:
             assert "data-at-top" in fragment and "data-live-url" in fragment  # the newest: the live check starts
     assert above == [r.activity_id for r in rows[:229]]
+
+
+def test_a_page_above_asked_for_again_later_comes_from_the_fragment_cache(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """The cache key is the cursor's place, not its signed token (which changes with the second it was signed)."""
+    import django.core.signing
+
+    from timeline_site.timeline.views import place
+
+    settings.INVENT_CACHE_SECONDS = 60
+    cursor = NewerCursor(after=datetime(2026, 11, 1, tzinfo=UTC), seen=(), positions=(0,), counts=(60,), top=1)
+    first = staff_client.get(ADA, {"newer": encode_newer_cursor(cursor)}, **HX)
+    assert first.status_code == 200
+    later = django.core.signing.b62_encode(int(time.time()) + 120)  # signed two minutes on
+    monkeypatch.setattr(django.core.signing.TimestampSigner, "timestamp", lambda self: later)
+    reads: list[NewerCursor] = []
+    original = place.newer_page
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs["cursor"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(place, "newer_page", counted)
+    again = staff_client.get(ADA, {"newer": encode_newer_cursor(cursor)}, **HX)
+    assert again.status_code == 200 and reads == []  # not read, not rendered: the stored fragment
+    assert article_ids(again.content.decode()) == article_ids(first.content.decode())
 
 
 def test_without_javascript_newer_activities_is_a_page_of_its_own(staff_client: Client) -> None:

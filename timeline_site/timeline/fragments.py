@@ -22,16 +22,17 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from timeline_site.invent.cursor import Cursor
+from timeline_site.invent.cursor import Cursor, NewerCursor
 
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 def fragment_key(
-    partial: str, *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | None,
+    partial: str, *, org_id: str, contact_id: str, types: Sequence[str], cursor: Cursor | NewerCursor | None,
     actors: Sequence[str] = (),
 ) -> str:  # fmt: skip
-    """Partial, contact, filters, paging position and time zone (hashed to bound the key). Nothing secret."""
+    """Partial, contact, filters, paging position (below or above: the cursor's own fields, not its signed
+    token, which carries the time it was signed) and time zone, hashed to bound the key. Nothing secret."""
     parts = [partial, org_id, contact_id, ",".join(sorted(set(types))), ",".join(sorted(set(actors))), repr(cursor)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     return f"fragment:v2:{timezone.get_current_timezone_name()}:{digest}"

@@ -153,9 +153,8 @@ def _newer_fragment(request: HtmxHttpRequest, query: TimelineQuery, cursor: Newe
     check) out of band. A failure changes only the feed's top: Retry asks again."""
     if request.method == "GET":
         record_reading(request, org_id=query.org_id, contact_id=query.contact_id, contact=None)
-    token = encode_newer_cursor(cursor)
-    key = fragment_key(f"newer {token}", org_id=query.org_id, contact_id=query.contact_id, types=query.types,
-                       cursor=None, actors=query.actors)  # fmt: skip
+    key = fragment_key("newer", org_id=query.org_id, contact_id=query.contact_id, types=query.types,
+                       cursor=cursor, actors=query.actors)  # fmt: skip
     if (cached := cached_fragment(request, key)) is not None:
         return cached
     try:
@@ -168,7 +167,7 @@ def _newer_fragment(request: HtmxHttpRequest, query: TimelineQuery, cursor: Newe
         response = render(request, f"{PLACE_TEMPLATE}#newer_error", context, status=problem.status)
         return with_retry_after(reswap(response, "none"), problem)
     pairs = any(a.type in SPAN_TYPES for a in above.activities)
-    spans_url = query.url("contact_spans", newer=token) if pairs else None
+    spans_url = query.url("contact_spans", newer=encode_newer_cursor(cursor)) if pairs else None
     context = {
         "entries": _newer_entries(query, above, None if pairs else {}),
         "set_size": above.total,
@@ -212,8 +211,8 @@ def placed_spans(request: HtmxHttpRequest, query: TimelineQuery, form: TimelineQ
     cursor: NewerCursor | None = form.cleaned_data.get("newer")
     if cursor is None:
         return None
-    key = fragment_key(f"spans newer {encode_newer_cursor(cursor)}", org_id=query.org_id, contact_id=query.contact_id,
-                       types=query.types, cursor=None, actors=query.actors)  # fmt: skip
+    key = fragment_key("spans newer", org_id=query.org_id, contact_id=query.contact_id, types=query.types,
+                       cursor=cursor, actors=query.actors)  # fmt: skip
     if (cached := cached_fragment(request, key)) is not None:
         return cached
     try:
