@@ -343,6 +343,12 @@ def test_a_scroll_asks_the_database_once_per_window_and_a_later_visit_is_recorde
     assert not [q for q in queries.captured_queries if "timelineview" in q["sql"].lower()]
     staff_client.get(ADA)  # the whole page knows the name: it still fills it in
     assert list(TimelineView.objects.filter(user=staff_user).values_list("contact_name", flat=True)) == ["Ada Lovelace"]
+    # Another process (its own cache) finds the row once, then knows it too.
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            staff_client.get(ADA, HTTP_HX_REQUEST="true")
+    assert len([q for q in queries.captured_queries if "timelineview" in q["sql"].lower()]) == 1
     # The window passes (the cache entry with it): the next page is a new reading.
     TimelineView.objects.update(viewed_at=timezone.now() - READING_WINDOW - timedelta(seconds=1))
     cache.clear()

@@ -21,28 +21,30 @@ def record_reading(request: HttpRequest, *, org_id: str, contact_id: str, contac
     if not request.user.is_authenticated:
         return
     name = (contact.display_name if contact else "")[:200]
-    # A page appended by a scroll knows no name to add: when the row for this window was written through
-    # this cache, there is nothing to ask the database (a page with the contact's name still asks, to fill
-    # the name in on a row written without it).
-    written = f"timeline-reading:{request.user.pk}:{org_id}:{contact_id}"
-    if not name and cache.get(written):
+    # A page appended by a scroll knows no name to add: once this window's row is known to this cache (it
+    # was written, or found), there is nothing to ask the database until the window ends (a page with the
+    # contact's name still asks, to fill the name in on a row written without it).
+    noted = f"timeline-reading:{request.user.pk}:{org_id}:{contact_id}"
+    if not name and cache.get(noted):
         return
     recent = TimelineView.objects.filter(
         user=request.user, org_id=org_id, contact_id=contact_id, action=TimelineView.Action.VIEW,
         viewed_at__gte=timezone.now() - READING_WINDOW,
     )  # fmt: skip
-    if recent.exists():
+    window_began = recent.order_by("-viewed_at").values_list("viewed_at", flat=True).first()
+    if window_began is not None:
         if name:
             recent.filter(contact_name="").update(contact_name=name)
-        return
-    TimelineView.objects.create(
-        user=request.user,
-        org_id=org_id,
-        contact_id=contact_id,
-        contact_name=name,
-        ip_address=request.META.get("REMOTE_ADDR") or None,
-    )
-    cache.set(written, True, READING_WINDOW.total_seconds())
+    else:
+        window_began = TimelineView.objects.create(
+            user=request.user,
+            org_id=org_id,
+            contact_id=contact_id,
+            contact_name=name,
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+        ).viewed_at
+    if (left := (window_began + READING_WINDOW - timezone.now()).total_seconds()) > 0:
+        cache.set(noted, True, left)
 
 
 def record_export(request: HttpRequest, *, org_id: str, contact_id: str) -> None:
